@@ -1,0 +1,50 @@
+# A tiny dBOT for CPU: 64 px, ViT 64-wide x 4 blocks, three bootstrapping stages of 2 epochs
+# (warm-up 1 epoch each), stage-1 teacher of depth 0 as ViT-L/H. Used by the tests and `make demo`.
+_base_ = [
+    '../_base_/models/dbot_vit-b.py',
+    '../_base_/datasets/imagenet_dbot_pretrain.py',
+    '../_base_/schedules/dbot_pretrain_adamw_1600e.py',
+    '../_base_/dbot_pretrain_runtime.py',
+]
+stage_epochs = [0, 2, 4, 6]
+img_size = 64
+model = dict(
+    backbone=dict(
+        arch='tiny', embed_dims=64, depth=4, num_heads=4, img_size=img_size, patch_size=8,
+        drop_path_rate=0.1),
+    neck=dict(decoder_embed_dims=64, decoder_depth=2, decoder_num_heads=4, drop_path_rate=0.1),
+    teacher=dict(
+        arch='tiny', embed_dims=64, depth=0, num_heads=4, img_size=img_size, patch_size=8))
+train_dataloader = dict(
+    batch_size=16,
+    num_workers=0,
+    persistent_workers=False,
+    pin_memory=False,
+    dataset=dict(pipeline=[
+        dict(type='LoadImageFromFile'),
+        dict(type='RandomResizedCrop', scale=img_size, crop_ratio_range=(0.2, 1.0),
+             backend='pillow', interpolation='bicubic'),
+        dict(type='RandomFlip', prob=0.5),
+        dict(type='PackInputs'),
+    ]))
+# fp32 on CPU; a larger lr than 1.5e-4 x 16 / 256 so that a few hundred steps learn something
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=1.5e-3, betas=(0.9, 0.95), weight_decay=0.05),
+    constructor='LayerDecayOptimWrapperConstructor',
+    paramwise_cfg=dict(layer_decay_rate=1.0, no_decay_names=()))
+param_scheduler = [
+    dict(type='StageCosineLR', stage_epochs=stage_epochs, warmup_epochs=1, eta_min=0.,
+         by_epoch=True, convert_to_iter_based=True),
+]
+train_cfg = dict(max_epochs=stage_epochs[-1])
+auto_scale_lr = dict(base_batch_size=16)
+custom_hooks = [
+    dict(type='DBotBootstrapHook', stage_epochs=stage_epochs),
+    dict(type='RandomStateHook'),
+]
+default_hooks = dict(
+    logger=dict(interval=1),
+    checkpoint=dict(interval=1, max_keep_ckpts=2))
+env_cfg = dict(dist_cfg=dict(backend='gloo'))

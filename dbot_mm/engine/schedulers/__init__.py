@@ -1,0 +1,3 @@
+from .stage_cosine import StageCosineLR, StageCosineParamScheduler
+
+__all__ = ['StageCosineLR', 'StageCosineParamScheduler']

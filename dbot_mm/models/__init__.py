@@ -1,0 +1,5 @@
+"""Models of dbot_mm, registered in mmpretrain's MODELS registry on import."""
+from .backbones import *  # noqa: F401,F403
+from .heads import *  # noqa: F401,F403
+from .necks import *  # noqa: F401,F403
+from .selfsup import *  # noqa: F401,F403

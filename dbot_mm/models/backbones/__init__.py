@@ -1,0 +1,3 @@
+from .vit import DBotViT
+
+__all__ = ['DBotViT']

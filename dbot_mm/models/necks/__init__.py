@@ -1,0 +1,3 @@
+from .dbot_decoder import DBotDecoder
+
+__all__ = ['DBotDecoder']

@@ -1,0 +1,216 @@
+"""Load pretrained ViT weights loudly: every encoder weight, or a one-line error.
+
+mmengine's ``PretrainedInit`` and mmseg's ``MAE`` backbone load with ``strict=False`` (and mmseg
+ignores ``prefix``), so a checkpoint whose keys do not line up loads nothing and training starts
+from random weights without a word (DESIGN §6). :func:`load_backbone_checkpoint` is what
+``DBotViT.init_weights`` uses for ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)``:
+
+- it reads an mmengine checkpoint (``{'state_dict': ...}``), an official MAE / dBOT file
+  (``{'model': ...}``) or a plain state dict, with ``torch.load(weights_only=True)``;
+- it takes the keys under ``prefix`` (``'backbone.'``: the dBOT student or any mmengine model's
+  backbone, ``'teacher.'``: the dBOT teacher, ``''``: an exported backbone or an official file);
+- it resizes ``pos_embed`` to the model's token grid (bicubic, CLS slot kept);
+- it refuses, in one line naming the file, when nothing matches, when a shape differs, or when an
+  encoder weight (``patch_embed.*``, ``cls_token``, ``blocks.N.*``) is missing; parameters that
+  only exist downstream (``fc_norm``, layer-scale ``ls*``, ``rel_pos_bias``, a ``norm`` the file
+  lacks, ``pos_embed``, which is the fixed sin-cos in every dBOT/MAE encoder) and keys the model
+  does not use (the decoder of a pretraining file) are logged as a warning.
+"""
+import logging
+import math
+import os
+import os.path as osp
+import re
+from collections import OrderedDict
+from typing import Dict, Iterable, List, NamedTuple, Optional, Union
+
+import torch
+import torch.nn as nn
+from mmengine.logging import print_log
+
+STATE_DICT_KEYS = ('state_dict', 'model', 'module')
+# Model parameters a pretrained encoder file must provide (anything else is downstream-only).
+_ENCODER_PATTERN = re.compile(r'^(patch_embed\.|cls_token$|blocks\.\d+\.)')
+# Per-block parameters that are new downstream (layer scale, relative position bias).
+_DOWNSTREAM_BLOCK_PATTERN = re.compile(r'^blocks\.\d+\.(ls\d|rel_pos_bias)')
+_MAX_LISTED = 8
+
+
+class CheckpointLoadError(RuntimeError):
+    """A pretrained checkpoint does not fit the model (one-line message)."""
+
+
+class LoadReport(NamedTuple):
+    """What :func:`load_backbone_checkpoint` did: model keys loaded, model keys kept at their
+    init (downstream-only), checkpoint keys under the prefix that the model does not have, and
+    keys resized to the model's grid."""
+    matched: List[str]
+    missing: List[str]
+    unexpected: List[str]
+    resized: List[str]
+
+
+def _short_list(keys: Iterable[str], limit: int = _MAX_LISTED) -> str:
+    keys = list(keys)
+    shown = ', '.join(keys[:limit])
+    return shown + (f', ... (+{len(keys) - limit} more)' if len(keys) > limit else '')
+
+
+def resolve_checkpoint_path(filename: Union[str, os.PathLike]) -> str:
+    """A local path for ``filename``; http(s) URLs are downloaded once into torch hub's cache."""
+    filename = str(filename)
+    if filename.startswith(('http://', 'https://')):
+        cached = osp.join(torch.hub.get_dir(), 'checkpoints', osp.basename(filename.split('?')[0]))
+        if not osp.isfile(cached):
+            os.makedirs(osp.dirname(cached), exist_ok=True)
+            torch.hub.download_url_to_file(filename, cached, progress=False)
+        return cached
+    path = osp.expanduser(filename)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f"pretrained checkpoint '{filename}' not found")
+    return path
+
+
+def read_checkpoint(path: str, map_location='cpu') -> object:
+    """``torch.load(weights_only=True)``, with mmengine's checkpoint classes allowlisted."""
+    from dbot_mm.utils.checkpoint_safety import load_checkpoint_file
+    return load_checkpoint_file(path, map_location=map_location)
+
+
+def extract_state_dict(checkpoint: object, filename: str = '') -> Dict[str, torch.Tensor]:
+    """The tensors of an mmengine checkpoint (``state_dict``), an official MAE/dBOT file
+    (``model``) or a plain state dict; a DDP ``module.`` prefix on every key is dropped."""
+    if not isinstance(checkpoint, dict):
+        raise CheckpointLoadError(
+            f"checkpoint '{filename}' holds a {type(checkpoint).__name__}, not a state dict")
+    state = checkpoint
+    for key in STATE_DICT_KEYS:
+        if isinstance(checkpoint.get(key), dict):
+            state = checkpoint[key]
+            break
+    tensors = OrderedDict((k, v) for k, v in state.items() if isinstance(v, torch.Tensor))
+    if not tensors:
+        raise CheckpointLoadError(
+            f"checkpoint '{filename}' holds no tensors (top-level keys: "
+            f'{_short_list(map(str, checkpoint))})')
+    if all(k.startswith('module.') for k in tensors):
+        tensors = OrderedDict((k[len('module.'):], v) for k, v in tensors.items())
+    return tensors
+
+
+def key_prefixes(keys: Iterable[str]) -> List[str]:
+    """The distinct first components of ``keys``, with their dot: ``['backbone.', 'neck.']``;
+    a key without a dot (``cls_token``) counts as the empty prefix ``''``."""
+    found = []
+    for key in keys:
+        head = key.split('.', 1)[0] + '.' if '.' in key else ''
+        if head not in found:
+            found.append(head)
+    return found
+
+
+def normalize_prefix(prefix: Optional[str]) -> str:
+    prefix = prefix or ''
+    return prefix if not prefix or prefix.endswith('.') else prefix + '.'
+
+
+def strip_prefix(state: Dict[str, torch.Tensor], prefix: str) -> 'OrderedDict[str, torch.Tensor]':
+    return OrderedDict((k[len(prefix):], v) for k, v in state.items() if k.startswith(prefix))
+
+
+def _grid_of(num_tokens: int) -> Optional[int]:
+    side = math.isqrt(max(num_tokens, 0))
+    return side if side * side == num_tokens and side > 0 else None
+
+
+def resize_pos_embed(pos_embed: torch.Tensor, new_grid, filename: str = '') -> torch.Tensor:
+    """(1, 1 + h*w, C) of a square grid -> (1, 1 + H*W, C) for ``new_grid`` (H, W); bicubic,
+    CLS slot kept (timm's ``resample_abs_pos_embed``)."""
+    from timm.layers import resample_abs_pos_embed
+    side = _grid_of(pos_embed.shape[1] - 1)
+    if pos_embed.ndim != 3 or side is None:
+        raise CheckpointLoadError(
+            f"checkpoint '{filename}': pos_embed of shape {tuple(pos_embed.shape)} is not "
+            '(1, 1 + n*n, C), cannot infer its token grid to resize it')
+    return resample_abs_pos_embed(pos_embed.float(), new_size=list(new_grid),
+                                  old_size=[side, side], num_prefix_tokens=1,
+                                  interpolation='bicubic').to(pos_embed.dtype)
+
+
+def _is_required(key: str) -> bool:
+    return bool(_ENCODER_PATTERN.match(key)) and not _DOWNSTREAM_BLOCK_PATTERN.match(key)
+
+
+def load_backbone_checkpoint(module: nn.Module,
+                             filename: Union[str, os.PathLike],
+                             prefix: str = '',
+                             map_location='cpu',
+                             logger: Optional[Union[logging.Logger, str]] = None) -> LoadReport:
+    """Load the ViT weights under ``prefix`` of ``filename`` into ``module``, strictly.
+
+    Args:
+        module: a ``DBotViT`` (or any module with timm-style ViT keys and a ``grid_size``).
+        filename: a local file or an http(s) URL (cached in torch hub's directory).
+        prefix: ``'backbone.'`` (dBOT student / an mmengine model's backbone), ``'teacher.'``
+            (dBOT teacher) or ``''`` (exported backbone, official MAE/dBOT ``{'model': ...}``).
+        map_location: passed to ``torch.load``.
+        logger: a logger or mmengine logger name for the summary and warnings ('current').
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        CheckpointLoadError: nothing under ``prefix`` matches, a shape differs (other than a
+            ``pos_embed`` of another grid), or an encoder weight is missing.
+    """
+    logger = logger or 'current'
+    prefix = normalize_prefix(prefix)
+    path = resolve_checkpoint_path(filename)
+    state = extract_state_dict(read_checkpoint(path, map_location), str(filename))
+    source = strip_prefix(state, prefix)
+    target = module.state_dict()
+    matched = [k for k in target if k in source]
+    if not matched:
+        raise CheckpointLoadError(
+            f"checkpoint '{filename}' has no weights of {type(module).__name__} under prefix "
+            f"'{prefix}' ({len(source)} keys under it); the prefixes in the file are "
+            f"{key_prefixes(state)} - set init_cfg prefix (e.g. 'backbone.' for a dBOT student "
+            "or mmengine model, 'teacher.' for the dBOT teacher, '' for an exported backbone)")
+
+    resized = []
+    grid = getattr(module, 'grid_size', None)
+    if 'pos_embed' in matched and source['pos_embed'].shape != target['pos_embed'].shape \
+            and grid is not None and source['pos_embed'].shape[-1] == target['pos_embed'].shape[-1]:
+        old_shape = tuple(source['pos_embed'].shape)
+        source['pos_embed'] = resize_pos_embed(source['pos_embed'], grid, str(filename))
+        resized.append('pos_embed')
+        print_log(f"load_backbone_checkpoint: pos_embed resized {old_shape} -> "
+                  f"{tuple(source['pos_embed'].shape)} (token grid {tuple(grid)})", logger=logger)
+
+    mismatched = [k for k in matched if source[k].shape != target[k].shape]
+    if mismatched:
+        desc = [f'{k} {tuple(source[k].shape)} in file vs {tuple(target[k].shape)} in model'
+                for k in mismatched]
+        raise CheckpointLoadError(
+            f"checkpoint '{filename}' (prefix '{prefix}') does not fit {type(module).__name__}: "
+            f'shape mismatch in {len(mismatched)} keys: {_short_list(desc, 4)}')
+
+    missing = [k for k in target if k not in source]
+    required = [k for k in missing if _is_required(k)]
+    if required:
+        raise CheckpointLoadError(
+            f"checkpoint '{filename}' (prefix '{prefix}') lacks {len(required)} encoder weights "
+            f'of {type(module).__name__}: {_short_list(required)} - is it a shallower or '
+            'different model?')
+    unexpected = [k for k in source if k not in target]
+
+    module.load_state_dict(OrderedDict((k, source[k]) for k in matched), strict=False)
+    print_log(f"load_backbone_checkpoint: loaded {len(matched)} tensors of "
+              f"{type(module).__name__} from '{filename}' (prefix '{prefix}')", logger=logger)
+    if missing:
+        print_log(f'load_backbone_checkpoint: {len(missing)} parameters not in the checkpoint '
+                  f'keep their initialisation (new downstream parameters): '
+                  f'{_short_list(missing)}', logger=logger, level=logging.WARNING)
+    if unexpected:
+        print_log(f"load_backbone_checkpoint: {len(unexpected)} keys under '{prefix}' in the "
+                  f'checkpoint are not used by {type(module).__name__}: '
+                  f'{_short_list(unexpected)}', logger=logger, level=logging.WARNING)
+    return LoadReport(matched=matched, missing=missing, unexpected=unexpected, resized=resized)

@@ -1,0 +1,25 @@
+"""Run by torchrun with 2 CPU processes: a tiny dBOT run across a boundary, then every rank
+saves its student, decoder and teacher for the test to compare."""
+import os
+import sys
+
+import torch
+from mmengine.dist import get_rank
+from mmengine.runner import Runner
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tiny_pretrain import tiny_cfg  # noqa: E402
+
+
+def main(work_dir, data_root):
+    cfg = tiny_cfg(work_dir, data_root, stage_epochs=[0, 1, 2], launcher='pytorch')
+    cfg.train_dataloader.batch_size = 8
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    model = runner.model.module
+    torch.save({k: v.cpu() for k, v in model.state_dict().items()},
+               os.path.join(work_dir, f'rank{get_rank()}.pth'))
+
+
+if __name__ == '__main__':
+    main(*sys.argv[1:3])

@@ -1,0 +1,26 @@
+"""Under DDP (2 CPU processes, gloo) the bootstrapped teacher and the re-initialised student are
+identical on every rank (the official code diverges here)."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+
+
+def test_ranks_identical_after_boundary(tmp_path, imagenet_root):
+    env = dict(os.environ, OMP_NUM_THREADS='1', MASTER_PORT='29531')
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
+           '--master_port=29531', str(HERE / 'ddp_bootstrap_main.py'), str(tmp_path),
+           str(imagenet_root)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    r0 = torch.load(tmp_path / 'rank0.pth', weights_only=True)
+    r1 = torch.load(tmp_path / 'rank1.pth', weights_only=True)
+    assert r0.keys() == r1.keys()
+    assert any(k.startswith('teacher.blocks.') for k in r0)  # the boundary was crossed
+    for k in r0:
+        assert torch.equal(r0[k], r1[k]), k
+    assert 'stage 2 starts at epoch 1' in proc.stdout + proc.stderr
