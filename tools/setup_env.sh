@@ -61,7 +61,7 @@ if [ -z "$WHEEL" ]; then
   command -v "${CXX:-g++}" >/dev/null || die "no C++ compiler (${CXX:-g++}) found: it is needed once to build mmcv $MMCV_VERSION ops (apt-get install g++)"
   BUILD=$(mktemp -d)
   trap 'rm -rf "$BUILD"' EXIT
-  say "building mmcv $MMCV_VERSION with compiled ops ($CUDA_TAG) - once per machine, ~15 min on 2 cores"
+  say "building mmcv $MMCV_VERSION with compiled ops ($CUDA_TAG) - once per machine, 15-40 min on 2 cores"
   "$PY" -m pip download -q --disable-pip-version-check -c "$CONSTRAINTS" --no-deps --no-binary :all: --no-build-isolation \
     "mmcv==$MMCV_VERSION" -d "$BUILD" || die "could not download the mmcv $MMCV_VERSION source from the package index"
   tar -xzf "$BUILD"/mmcv-$MMCV_VERSION.tar.gz -C "$BUILD"

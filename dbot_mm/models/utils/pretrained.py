@@ -124,17 +124,19 @@ def _grid_of(num_tokens: int) -> Optional[int]:
 
 
 def resize_pos_embed(pos_embed: torch.Tensor, new_grid, filename: str = '') -> torch.Tensor:
-    """(1, 1 + h*w, C) of a square grid -> (1, 1 + H*W, C) for ``new_grid`` (H, W); bicubic,
-    CLS slot kept (timm's ``resample_abs_pos_embed``)."""
+    """(1, 1 + h*w, C) of a square grid -> (1, 1 + H*W, C) for ``new_grid`` (H, W); bicubic
+    as MAE's ``interpolate_pos_embed`` (align_corners=False, no antialias), CLS slot kept."""
     from timm.layers import resample_abs_pos_embed
     side = _grid_of(pos_embed.shape[1] - 1)
     if pos_embed.ndim != 3 or side is None:
         raise CheckpointLoadError(
             f"checkpoint '{filename}': pos_embed of shape {tuple(pos_embed.shape)} is not "
             '(1, 1 + n*n, C), cannot infer its token grid to resize it')
+    # antialias=False: torch's antialiased bicubic uses another kernel (a=-0.5) even when
+    # upsampling; MAE / dBOT fine-tuning (interpolate_pos_embed) uses plain bicubic (a=-0.75).
     return resample_abs_pos_embed(pos_embed.float(), new_size=list(new_grid),
                                   old_size=[side, side], num_prefix_tokens=1,
-                                  interpolation='bicubic').to(pos_embed.dtype)
+                                  interpolation='bicubic', antialias=False).to(pos_embed.dtype)
 
 
 def _is_required(key: str) -> bool:

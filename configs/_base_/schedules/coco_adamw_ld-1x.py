@@ -1,0 +1,19 @@
+# COCO fine-tuning schedule of dBOT (DESIGN §4): AdamW lr 1e-4 (batch 16), wd 0.05 (not on
+# biases, norms, pos_embed, cls_token), layer-wise lr decay 0.75, linear warm-up over 500
+# iterations, 12 epochs with x0.1 steps after epochs 8 and 11, AMP.
+optim_wrapper = dict(
+    type='AmpOptimWrapper',
+    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
+    constructor='LayerDecayOptimWrapperConstructor',
+    paramwise_cfg=dict(layer_decay_rate=0.75))
+
+max_epochs = 12
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=500),
+    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[8, 11],
+         gamma=0.1),
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+auto_scale_lr = dict(base_batch_size=16)

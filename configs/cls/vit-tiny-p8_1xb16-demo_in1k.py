@@ -1,0 +1,69 @@
+# CPU demo / test variant of the ViT-B fine-tuning recipe, only smaller: a 64-wide, 4-block ViT
+# with 8 px patches (the tiny dBOT of configs/pretrain/dbot_vit-tiny_demo.py) on 64 px images of
+# the synthetic 4-class ImageNet (tools/misc/make_synthetic_data.py), batch 16, 30 epochs, fp32.
+# lr stays 3e-4 at batch 16 (auto_scale_lr base 16), not 3e-4 x 16 / 1024.
+_base_ = './vit-base-p16_8xb128-coslr-100e_in1k.py'
+pretrained = 'work_dirs/dbot_vit-tiny_demo/epoch_6.pth'
+pretrained_prefix = 'backbone.'
+num_classes = 4
+img_size = 64
+
+model = dict(
+    data_preprocessor=dict(num_classes=num_classes),
+    backbone=dict(
+        arch='tiny', embed_dims=64, depth=4, num_heads=4, img_size=img_size, patch_size=8,
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix=pretrained_prefix)),
+    head=dict(num_classes=num_classes, in_channels=64))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='RandomResizedCrop', scale=img_size, backend='pillow', interpolation='bicubic'),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(
+        type='RandAugment',
+        policies='timm_increasing',
+        num_policies=2,
+        total_level=10,
+        magnitude_level=9,
+        magnitude_std=0.5,
+        hparams=dict(pad_val=[104, 116, 124], interpolation='bicubic')),
+    dict(
+        type='RandomErasing',
+        erase_prob=0.25,
+        mode='rand',
+        min_area_ratio=0.02,
+        max_area_ratio=1 / 3,
+        fill_color=[103.53, 116.28, 123.675],
+        fill_std=[57.375, 57.12, 58.395]),
+    dict(type='PackInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='ResizeEdge', scale=73, edge='short', backend='pillow', interpolation='bicubic'),
+    dict(type='CenterCrop', crop_size=img_size),
+    dict(type='PackInputs'),
+]
+train_dataloader = dict(
+    batch_size=16, num_workers=0, persistent_workers=False, pin_memory=False,
+    dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=16, num_workers=0, persistent_workers=False, pin_memory=False,
+    dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(topk=(1, ))
+test_evaluator = val_evaluator
+
+optim_wrapper = dict(type='OptimWrapper')
+max_epochs = 30
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=2,
+         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=max_epochs - 2, eta_min=1e-6, by_epoch=True, begin=2,
+         end=max_epochs, convert_to_iter_based=True),
+]
+train_cfg = dict(max_epochs=max_epochs, val_interval=5)
+auto_scale_lr = dict(base_batch_size=16)
+default_hooks = dict(
+    logger=dict(interval=5),
+    checkpoint=dict(interval=5, max_keep_ckpts=1))
+randomness = dict(seed=0, diff_rank_seed=False)

@@ -1,0 +1,55 @@
+# CPU demo / test variant of the UperNet recipe, only smaller: the tiny dBOT ViT (64 wide,
+# 4 blocks, 8 px patches; features of every block) with relative position bias and layer scale as
+# the full recipe, heads 64 channels wide, on the synthetic ADE20K (96 px images): 64 x 64 crops
+# of images rescaled to (384, 96) x 0.5..2.0, slide test 64 stride 43 (512/341 scaled), batch 4,
+# 2000 iterations with a 100-iteration warm-up, fp32.
+_base_ = './upernet_vit-base-p16_8xb2-amp-160k_ade20k-512x512.py'
+pretrained = 'work_dirs/dbot_vit-tiny_demo/epoch_6.pth'
+pretrained_prefix = 'backbone.'
+crop_size = (64, 64)
+
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(
+        arch='tiny', embed_dims=64, depth=4, num_heads=4, img_size=crop_size, patch_size=8,
+        out_indices=(0, 1, 2, 3),
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix=pretrained_prefix)),
+    neck=dict(embed_dim=64),
+    decode_head=dict(in_channels=[64, 64, 64, 64], channels=64),
+    auxiliary_head=dict(in_channels=64, channels=32),
+    test_cfg=dict(crop_size=crop_size, stride=(43, 43)))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='RandomResize', scale=(384, 96), ratio_range=(0.5, 2.0), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackSegInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(384, 96), keep_ratio=True),
+    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='PackSegInputs'),
+]
+train_dataloader = dict(
+    batch_size=4, num_workers=0, persistent_workers=False,
+    dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1, num_workers=0, persistent_workers=False,
+    dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
+optim_wrapper = dict(type='OptimWrapper')
+max_iters = 2000
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=100),
+    dict(type='PolyLR', eta_min=0.0, power=1.0, by_epoch=False, begin=100, end=max_iters),
+]
+train_cfg = dict(max_iters=max_iters, val_interval=500)
+auto_scale_lr = dict(base_batch_size=4)
+default_hooks = dict(
+    logger=dict(interval=20),
+    checkpoint=dict(interval=500, max_keep_ckpts=1))

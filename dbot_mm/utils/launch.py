@@ -1,0 +1,260 @@
+# Copyright (c) dbot_mm contributors. All rights reserved.
+"""What ``tools/train.py`` and ``tools/test.py`` share: arguments, config
+merging, launchers and the device switches.
+
+The tools work for any config of this project, whatever its scope
+(``default_scope`` mmpretrain, mmdet or mmseg): importing ``dbot_mm``
+registers everything, and the scope-specific parts (visualisation hooks) are
+found through the registry, not by task name.
+
+Two things mmengine 0.10.7 does not do on a machine without CUDA:
+
+* ``nccl`` cannot run there, so the backend is switched to ``gloo``;
+* ``mmengine.dist.init_dist`` calls ``torch.cuda.set_device``, so the process
+  group is created here (from the torchrun / slurm / mpi environment) before
+  the Runner, which then reuses it.
+"""
+import argparse
+import inspect
+import logging
+import os
+import os.path as osp
+import subprocess
+from typing import Callable, Optional
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config, DictAction
+from mmengine.device import (get_device, is_mlu_available, is_musa_available,
+                             is_npu_available)
+from mmengine.logging import print_log
+from mmengine.registry import HOOKS, MODEL_WRAPPERS, RUNNERS, DefaultScope
+from mmengine.runner import Runner
+from torch.nn.parallel import DistributedDataParallel
+
+from .checkpoint_safety import register_checkpoint_safe_globals
+
+LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+
+
+class LaunchError(ValueError):
+    """A command-line option cannot be honoured (the tools print one line)."""
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    """Arguments that train.py and test.py accept alike."""
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override some settings in the used config, the key-value pair '
+        'in xxx=yyy format will be merged into config file. If the value to '
+        'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
+        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
+        'Note that the quotation marks are necessary and that no white space '
+        'is allowed.')
+    parser.add_argument(
+        '--launcher',
+        choices=LAUNCHERS,
+        default='none',
+        help='job launcher')
+    # torch.distributed.launch passes --local-rank (torch >= 2.0) or
+    # --local_rank; torchrun sets LOCAL_RANK instead.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_args(parser: argparse.ArgumentParser,
+               args: Optional[list] = None) -> argparse.Namespace:
+    """Parse, and export ``LOCAL_RANK`` for mmengine if no launcher did."""
+    parsed = parser.parse_args(args)
+    os.environ.setdefault('LOCAL_RANK', str(parsed.local_rank))
+    return parsed
+
+
+def merge_train_args(cfg: Config, args: argparse.Namespace) -> None:
+    """Apply train.py's flags (``--amp``, ``--resume``...) to ``cfg``."""
+    if args.no_validate:
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
+    if args.amp:
+        wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if wrapper not in ('OptimWrapper', 'AmpOptimWrapper'):
+            raise LaunchError(
+                f'--amp supports OptimWrapper configs only, not {wrapper}: '
+                'set the AMP options of that wrapper in the config instead')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None  # mmengine then finds the latest in work_dir
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+    if args.auto_scale_lr:
+        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
+            raise LaunchError(
+                '--auto-scale-lr needs auto_scale_lr = dict(base_batch_size=N) '
+                f'in {args.config}')
+        cfg.auto_scale_lr.enable = True
+
+
+def merge_test_args(cfg: Config, args: argparse.Namespace) -> None:
+    """Apply test.py's flags to ``cfg`` (``--out`` is added to the runner)."""
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+    if args.show_dir:
+        _enable_visualization(cfg, args.show_dir)
+
+
+def load_config(
+        args: argparse.Namespace,
+        merge_args: Optional[Callable[[Config, argparse.Namespace],
+                                      None]] = None) -> Config:
+    """Read ``args.config`` and merge the command line into it.
+
+    Order: launcher and work dir, then the tool's own flags (``merge_args``),
+    then ``--cfg-options`` (so that they win), then the device switches (so
+    that a config written for GPUs runs on a CPU machine).
+    """
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    # work_dir priority: CLI > config > ./work_dirs/<config name>
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    if merge_args is not None:
+        merge_args(cfg, args)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    adapt_to_device(cfg)
+    return cfg
+
+
+def adapt_to_device(cfg: Config) -> None:
+    """Make a GPU config runnable where there is no CUDA.
+
+    * nccl needs CUDA, so it becomes gloo (other backends, e.g. hccl on NPUs,
+      are left alone);
+    * mmengine's Runner wraps the model in DDP with
+      ``device_ids=[LOCAL_RANK]``, which DDP refuses for a CPU module, so the
+      wrapper config gets ``device_ids=None``;
+    * mmengine 0.10's ``AmpOptimWrapper`` asserts a CUDA/NPU/MLU/MUSA device,
+      so AMP on the CPU is a one-line error here instead of an assertion deep
+      inside the Runner.
+    """
+    if torch.cuda.is_available():
+        return
+    env_cfg = cfg.get('env_cfg') or dict()
+    dist_cfg = env_cfg.get('dist_cfg') or dict()
+    if dist_cfg.get('backend', 'nccl') == 'nccl':
+        dist_cfg['backend'] = 'gloo'
+    env_cfg['dist_cfg'] = dist_cfg
+    cfg.env_cfg = env_cfg
+
+    if cfg.get('launcher', 'none') != 'none' and get_device() == 'cpu':
+        wrapper = cfg.get('model_wrapper_cfg') or dict(
+            type='MMDistributedDataParallel',
+            broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+        wrapper_cls = MODEL_WRAPPERS.get(
+            wrapper.get('type', 'MMDistributedDataParallel'))
+        if (inspect.isclass(wrapper_cls)
+                and issubclass(wrapper_cls, DistributedDataParallel)):
+            wrapper.setdefault('device_ids', None)
+        cfg.model_wrapper_cfg = wrapper
+
+    optim_wrapper = cfg.get('optim_wrapper') or dict()
+    if optim_wrapper.get('type') == 'AmpOptimWrapper' and not (
+            is_npu_available() or is_mlu_available() or is_musa_available()):
+        raise LaunchError(
+            "AMP (--amp or optim_wrapper.type='AmpOptimWrapper') needs a "
+            "CUDA, NPU, MLU or MUSA device: mmengine's AmpOptimWrapper "
+            'refuses the CPU')
+
+
+def _enable_visualization(cfg: Config, show_dir: str) -> None:
+    """Turn the config's visualisation hook on, writing images to show_dir.
+
+    The hook classes differ per scope (mmpretrain ``enable``/``out_dir``,
+    mmdet ``draw``/``test_out_dir``, mmseg ``draw`` + visualizer
+    ``save_dir``); they are told apart by their arguments.
+    """
+    hook = cfg.get('default_hooks', {}).get('visualization')
+    if hook is None:
+        raise LaunchError('--show-dir needs default_hooks.visualization in '
+                          'the config')
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope')):
+        hook_cls = HOOKS.get(hook['type'])
+    if hook_cls is None:
+        raise LaunchError(f"unknown visualization hook {hook['type']}")
+    params = inspect.signature(hook_cls.__init__).parameters
+    if 'enable' in params:
+        hook['enable'] = True
+    if 'draw' in params:
+        hook['draw'] = True
+    if 'out_dir' in params:
+        hook['out_dir'] = show_dir
+    elif 'test_out_dir' in params:
+        hook['test_out_dir'] = show_dir
+    else:
+        cfg.visualizer['save_dir'] = show_dir
+
+
+def init_cpu_dist(launcher: str, backend: str = 'gloo', **kwargs) -> None:
+    """Create the process group on a machine without CUDA.
+
+    mmengine's ``init_dist`` calls ``torch.cuda.set_device``; the Runner skips
+    it when a process group already exists. Reads the same environment as
+    mmengine: torchrun's (pytorch), slurm's or Open MPI's.
+    """
+    env = os.environ
+    if launcher == 'slurm':
+        node_list = env['SLURM_NODELIST']
+        env.setdefault(
+            'MASTER_ADDR',
+            subprocess.getoutput(
+                f'scontrol show hostname {node_list} | head -n1'))
+        env.setdefault('MASTER_PORT', '29500')
+        env['WORLD_SIZE'] = env['SLURM_NTASKS']
+        env['RANK'] = env['SLURM_PROCID']
+        env['LOCAL_RANK'] = env.get('SLURM_LOCALID', '0')
+    elif launcher == 'mpi':
+        env.setdefault('MASTER_ADDR', '127.0.0.1')
+        env.setdefault('MASTER_PORT', '29500')
+        env['WORLD_SIZE'] = env['OMPI_COMM_WORLD_SIZE']
+        env['RANK'] = env['OMPI_COMM_WORLD_RANK']
+        env['LOCAL_RANK'] = env['OMPI_COMM_WORLD_LOCAL_RANK']
+    elif launcher != 'pytorch':
+        raise LaunchError(f'unknown launcher {launcher}')
+    timeout = kwargs.pop('timeout', None)
+    if timeout is not None:
+        import datetime
+        kwargs['timeout'] = datetime.timedelta(seconds=timeout)
+    torch_dist.init_process_group(
+        backend=backend,
+        rank=int(env['RANK']),
+        world_size=int(env['WORLD_SIZE']),
+        **kwargs)
+
+
+def build_runner(cfg: Config) -> Runner:
+    """Build the Runner (``cfg.runner_type`` if set), ready on CPU or GPU."""
+    register_checkpoint_safe_globals()  # resume/load_from use torch.load
+    launcher = cfg.get('launcher', 'none')
+    if (launcher != 'none' and not torch.cuda.is_available()
+            and not torch_dist.is_initialized()):
+        dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}))
+        dist_cfg.pop('init_backend', None)
+        init_cpu_dist(launcher, **dist_cfg)
+        print_log(
+            f'no CUDA: initialised {launcher} process group with backend '
+            f"{dist_cfg.get('backend', 'gloo')}",
+            logger='current',
+            level=logging.INFO)
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)

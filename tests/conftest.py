@@ -1,0 +1,46 @@
+"""Session-wide fixtures: each synthetic dataset is generated once per test session.
+
+``*_data`` fixtures give the generator's summary dict (paths and counts); ``*_root`` fixtures give
+the ``data_root`` a config would use: ``.../imagenet``, ``.../coco``,
+``.../ade/ADEChallengeData2016``.
+Sizes are the generators' defaults: tiny, a second or two each on CPU.
+"""
+import pytest
+
+
+@pytest.fixture(scope='session')
+def synthetic_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp('synthetic_data')
+
+
+@pytest.fixture(scope='session')
+def imagenet_data(synthetic_dir):
+    from dbot_mm.datasets import make_imagenet
+    return make_imagenet(synthetic_dir / 'imagenet')
+
+
+@pytest.fixture(scope='session')
+def coco_data(synthetic_dir):
+    from dbot_mm.datasets import make_coco
+    return make_coco(synthetic_dir / 'coco')
+
+
+@pytest.fixture(scope='session')
+def ade_data(synthetic_dir):
+    from dbot_mm.datasets import make_ade20k
+    return make_ade20k(synthetic_dir / 'ade')
+
+
+@pytest.fixture(scope='session')
+def imagenet_root(imagenet_data):
+    return imagenet_data['data_root']
+
+
+@pytest.fixture(scope='session')
+def coco_root(coco_data):
+    return coco_data['data_root']
+
+
+@pytest.fixture(scope='session')
+def ade_root(ade_data):
+    return ade_data['data_root']

@@ -1,0 +1,101 @@
+# Tiny image classifier for CPU tests of tools/train.py and tools/test.py.
+# 32x32 images in class folders (mmpretrain CustomDataset layout); the folder
+# is given on the command line, e.g.
+#   --cfg-options train_dataloader.dataset.data_root=DIR \
+#       val_dataloader.dataset.data_root=DIR test_dataloader.dataset.data_root=DIR
+default_scope = 'mmpretrain'
+custom_imports = dict(imports=['dbot_mm'], allow_failed_imports=False)
+
+model = dict(
+    type='ImageClassifier',
+    data_preprocessor=dict(
+        num_classes=2, mean=[127.5] * 3, std=[127.5] * 3, to_rgb=True),
+    backbone=dict(
+        type='VisionTransformer',
+        arch=dict(
+            embed_dims=32,
+            num_layers=2,
+            num_heads=2,
+            feedforward_channels=64),
+        img_size=32,
+        patch_size=8),
+    neck=None,
+    head=dict(
+        type='LinearClsHead',
+        num_classes=2,
+        in_channels=32,
+        loss=dict(type='CrossEntropyLoss')))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs'),
+]
+test_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+
+data_root = ''  # set with --cfg-options
+train_dataloader = dict(
+    batch_size=4,
+    num_workers=0,
+    persistent_workers=False,
+    collate_fn=dict(type='default_collate'),
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type='CustomDataset', data_root=data_root, pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=4,
+    num_workers=0,
+    persistent_workers=False,
+    collate_fn=dict(type='default_collate'),
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type='CustomDataset', data_root=data_root, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='Accuracy', topk=(1, ))
+test_evaluator = val_evaluator
+
+# The dBOT schedule shape (linear warm-up, then cosine), in epochs.
+optim_wrapper = dict(
+    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.95), weight_decay=0.05))
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=1e-3,
+        by_epoch=True,
+        begin=0,
+        end=1,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=1,
+        eta_min=0.0,
+        by_epoch=True,
+        begin=1,
+        end=2,
+        convert_to_iter_based=True),
+]
+train_cfg = dict(by_epoch=True, max_epochs=2, val_interval=1)
+val_cfg = dict()
+test_cfg = dict()
+auto_scale_lr = dict(base_batch_size=4)
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=1),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', interval=1),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='VisualizationHook', enable=False),
+)
+# nccl on purpose: the tools switch it to gloo on machines without CUDA.
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'),
+)
+visualizer = dict(
+    type='UniversalVisualizer', vis_backends=[dict(type='LocalVisBackend')])
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=0, deterministic=False)

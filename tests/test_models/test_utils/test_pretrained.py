@@ -1,0 +1,254 @@
+"""load_backbone_checkpoint: student / teacher prefixes, pos_embed resizing, checkpoint formats,
+and one-line errors that name the file and the keys (never a silent partial load)."""
+import os.path as osp
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.logging import HistoryBuffer
+
+import dbot_mm  # noqa: F401
+from dbot_mm.models.backbones.vit import DBotViT
+from dbot_mm.models.utils.pretrained import CheckpointLoadError, load_backbone_checkpoint
+
+
+def tiny_vit(**kwargs):
+    cfg = dict(arch='tiny', embed_dims=32, depth=2, num_heads=2, img_size=32, patch_size=8)
+    cfg.update(kwargs)
+    return DBotViT(**cfg)
+
+
+def randomized(module, seed):
+    """Every tensor random (the MAE init leaves norms, biases and pos_embed equal across
+    models, which would hide a student/teacher mix-up)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen))
+    return module
+
+
+def prefixed(module, prefix):
+    return {prefix + k: v.clone() for k, v in module.state_dict().items()}
+
+
+def clone_state(module):
+    return {k: v.clone() for k, v in module.state_dict().items()}
+
+
+def assert_state_equal(module, expected):
+    state = module.state_dict()
+    for k, v in expected.items():
+        assert torch.equal(state[k], v), k
+
+
+def assert_one_line(err, *needles):
+    message = str(err.value)
+    assert '\n' not in message, message
+    for needle in needles:
+        assert needle in message, f'{needle!r} not in {message!r}'
+    return message
+
+
+@pytest.fixture(scope='module')
+def sources():
+    return dict(student=randomized(tiny_vit(), 1), teacher=randomized(tiny_vit(), 2))
+
+
+@pytest.fixture(scope='module')
+def dbot_ckpt(tmp_path_factory, sources):
+    """An mmengine dBOT checkpoint: student, decoder, teacher, optimizer, message hub."""
+    path = str(tmp_path_factory.mktemp('ckpt') / 'epoch_3.pth')
+    state = {}
+    state.update(prefixed(sources['student'], 'backbone.'))
+    state['neck.mask_token'] = torch.randn(1, 1, 16)
+    state['neck.decoder_embed.weight'] = torch.randn(16, 32)
+    state.update(prefixed(sources['teacher'], 'teacher.'))
+    torch.save(dict(
+        meta=dict(epoch=3, iter=30, mmengine_version='0.10.7'),
+        state_dict=state,
+        optimizer=dict(state={}, param_groups=[dict(lr=1e-3, params=[0, 1])]),
+        message_hub=dict(log_scalars={'train/loss': HistoryBuffer([1.0, 0.5], [1, 1])},
+                         runtime_info=dict(epoch=3)),
+    ), path)
+    return path
+
+
+# -------------------------------------------------------------------------------- loading
+def test_student_and_teacher_prefixes(dbot_ckpt, sources):
+    student = tiny_vit(freeze_pos_embed=False, out_type='avg_featmap')
+    report = load_backbone_checkpoint(student, dbot_ckpt, prefix='backbone.')
+    assert_state_equal(student, sources['student'].state_dict())
+    assert sorted(report.missing) == ['fc_norm.bias', 'fc_norm.weight']
+    assert report.unexpected == [] and report.resized == []
+
+    teacher = tiny_vit()
+    load_backbone_checkpoint(teacher, dbot_ckpt, prefix='teacher')  # dot added
+    assert_state_equal(teacher, sources['teacher'].state_dict())
+    assert not torch.equal(student.blocks[0].attn.qkv.weight, teacher.blocks[0].attn.qkv.weight)
+
+
+def test_init_cfg_pretrained_teacher(dbot_ckpt, sources):
+    vit = tiny_vit(init_cfg=dict(type='Pretrained', checkpoint=dbot_ckpt, prefix='teacher.'))
+    vit.init_weights()
+    assert_state_equal(vit, sources['teacher'].state_dict())
+
+
+def test_classifier_init_weights_loads_student(dbot_ckpt, sources):
+    from mmengine.registry import DefaultScope
+    from mmpretrain.registry import MODELS
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(dict(
+            type='ImageClassifier',
+            backbone=dict(type='DBotViT', arch='tiny', embed_dims=32, depth=2, num_heads=2,
+                          img_size=32, patch_size=8, out_type='avg_featmap',
+                          freeze_pos_embed=False, layer_scale_init_value=0.1,
+                          init_cfg=dict(type='Pretrained', checkpoint=dbot_ckpt,
+                                        prefix='backbone.')),
+            head=dict(type='LinearClsHead', num_classes=3, in_channels=32)))
+    model.init_weights()
+    expected = sources['student'].state_dict()
+    assert_state_equal(model.backbone, expected)
+    # new downstream parameters keep their init
+    assert torch.allclose(model.backbone.blocks[0].ls1.gamma, torch.full((32, ), 0.1))
+
+
+def test_pos_embed_resized_bicubic_cls_kept(dbot_ckpt, sources):
+    src = sources['student'].pos_embed.detach()  # (1, 1 + 4*4, 32)
+    vit = tiny_vit(img_size=(48, 64), freeze_pos_embed=False)  # grid (6, 8)
+    report = load_backbone_checkpoint(vit, dbot_ckpt, prefix='backbone.')
+    assert report.resized == ['pos_embed']
+    assert vit.pos_embed.shape == (1, 1 + 6 * 8, 32)
+    grid = src[:, 1:].reshape(1, 4, 4, 32).permute(0, 3, 1, 2)
+    expected = F.interpolate(grid, size=(6, 8), mode='bicubic', align_corners=False)
+    expected = expected.permute(0, 2, 3, 1).reshape(1, 48, 32)
+    assert torch.equal(vit.pos_embed[:, :1], src[:, :1])
+    torch.testing.assert_close(vit.pos_embed[:, 1:].detach(), expected, atol=1e-5, rtol=1e-5)
+    # everything else loaded as is
+    assert torch.equal(vit.blocks[1].mlp.fc1.weight, sources['student'].blocks[1].mlp.fc1.weight)
+    vit(torch.randn(1, 3, 48, 64))
+
+
+def test_official_model_format_and_plain_state_dict(tmp_path, sources):
+    official = clone_state(sources['student'])
+    official['mask_token'] = torch.zeros(1, 1, 16)
+    official['decoder_embed.weight'] = torch.zeros(16, 32)
+    official_path = str(tmp_path / 'dbot_base_pre.pth')
+    torch.save(dict(model=official), official_path)
+    vit = tiny_vit()
+    report = load_backbone_checkpoint(vit, official_path)
+    assert_state_equal(vit, sources['student'].state_dict())
+    assert sorted(report.unexpected) == ['decoder_embed.weight', 'mask_token']
+
+    plain_path = str(tmp_path / 'plain.pth')
+    torch.save({'module.' + k: v for k, v in clone_state(sources['teacher']).items()},
+               plain_path)  # a DDP-saved state dict
+    vit = tiny_vit()
+    report = load_backbone_checkpoint(vit, plain_path, prefix='')
+    assert_state_equal(vit, sources['teacher'].state_dict())
+    assert report.missing == [] and report.unexpected == []
+
+
+def test_missing_norm_is_a_warning_not_an_error(tmp_path, sources):
+    state = clone_state(sources['student'])
+    del state['norm.weight'], state['norm.bias']
+    path = str(tmp_path / 'no_norm.pth')
+    torch.save(state, path)
+    vit = tiny_vit()
+    report = load_backbone_checkpoint(vit, path)
+    assert sorted(report.missing) == ['norm.bias', 'norm.weight']
+
+
+# --------------------------------------------------------------------------------- errors
+def test_detector_checkpoint_without_vit_keys(tmp_path):
+    path = str(tmp_path / 'mask_rcnn_r50.pth')
+    torch.save(dict(meta=dict(epoch=12), state_dict={
+        'backbone.conv1.weight': torch.zeros(64, 3, 7, 7),
+        'backbone.layer1.0.conv1.weight': torch.zeros(64, 64, 1, 1),
+        'neck.lateral_convs.0.conv.weight': torch.zeros(256, 256, 1, 1),
+        'rpn_head.rpn_conv.weight': torch.zeros(256, 256, 3, 3),
+        'roi_head.bbox_head.fc_cls.weight': torch.zeros(81, 1024),
+    }), path)
+    vit = tiny_vit()
+    before = clone_state(vit)
+    with pytest.raises(CheckpointLoadError) as err:
+        load_backbone_checkpoint(vit, path, prefix='backbone.')
+    assert_one_line(err, path, "'backbone.'", "'neck.'", "'rpn_head.'", "'roi_head.'")
+    with pytest.raises(CheckpointLoadError) as err:
+        load_backbone_checkpoint(vit, path, prefix='teacher.')
+    assert_one_line(err, path, "'teacher.'", "'roi_head.'")
+    assert_state_equal(vit, before)
+
+
+def test_wrong_prefix_on_dbot_checkpoint(dbot_ckpt):
+    with pytest.raises(CheckpointLoadError) as err:
+        load_backbone_checkpoint(tiny_vit(), dbot_ckpt, prefix='')
+    assert_one_line(err, dbot_ckpt, "'backbone.'", "'neck.'", "'teacher.'")
+
+
+def test_missing_file(tmp_path):
+    path = str(tmp_path / 'nowhere' / 'epoch_800.pth')
+    with pytest.raises(FileNotFoundError) as err:
+        load_backbone_checkpoint(tiny_vit(), path, prefix='backbone.')
+    assert_one_line(err, path)
+
+
+def test_shape_mismatch(tmp_path):
+    path = str(tmp_path / 'mlp2.pth')
+    torch.save(dict(state_dict=prefixed(randomized(tiny_vit(mlp_ratio=2.), 3), 'backbone.')),
+               path)
+    vit = tiny_vit()
+    before = clone_state(vit)
+    with pytest.raises(CheckpointLoadError) as err:
+        load_backbone_checkpoint(vit, path, prefix='backbone.')
+    assert_one_line(err, path, 'blocks.0.mlp.fc1.weight', '(64, 32)', '(128, 32)')
+    assert_state_equal(vit, before)  # nothing loaded
+
+
+def test_width_mismatch_includes_pos_embed(tmp_path):
+    path = str(tmp_path / 'wide.pth')
+    torch.save(prefixed(tiny_vit(embed_dims=48), 'backbone.'), path)
+    with pytest.raises(CheckpointLoadError) as err:
+        load_backbone_checkpoint(tiny_vit(), path, prefix='backbone.')
+    assert_one_line(err, path, 'cls_token (1, 1, 48) in file vs (1, 1, 32) in model')
+
+
+def test_shallower_checkpoint_into_deeper_model(tmp_path, sources):
+    path = str(tmp_path / 'depth2.pth')
+    torch.save(dict(state_dict=prefixed(sources['student'], 'backbone.')), path)
+    vit = tiny_vit(depth=4)
+    before = clone_state(vit)
+    with pytest.raises(CheckpointLoadError) as err:
+        load_backbone_checkpoint(vit, path, prefix='backbone.')
+    message = assert_one_line(err, path, 'blocks.2.', 'encoder weights')
+    assert 'blocks.0.' not in message
+    assert_state_equal(vit, before)
+
+
+def test_not_a_state_dict(tmp_path):
+    path = str(tmp_path / 'tensor.pth')
+    torch.save(torch.zeros(3), path)
+    with pytest.raises(CheckpointLoadError) as err:
+        load_backbone_checkpoint(tiny_vit(), path)
+    assert_one_line(err, path)
+
+
+def test_url_is_cached_in_torch_hub(tmp_path, monkeypatch, sources):
+    """http(s) checkpoints download once into torch hub's cache, then load like files."""
+    path = str(tmp_path / 'remote.pth')
+    torch.save(dict(model=clone_state(sources['teacher'])), path)
+    calls = []
+
+    def fake_download(url, dst, progress=True):
+        calls.append(url)
+        torch.save(torch.load(path, weights_only=True), dst)
+
+    monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path / 'hub'))
+    monkeypatch.setattr(torch.hub, 'download_url_to_file', fake_download)
+    url = 'https://example.org/ckpts/dbot_teacher.pth?download=1'
+    for _ in range(2):
+        vit = tiny_vit()
+        load_backbone_checkpoint(vit, url)
+        assert_state_equal(vit, sources['teacher'].state_dict())
+    assert calls == [url]
+    assert osp.isfile(tmp_path / 'hub' / 'checkpoints' / 'dbot_teacher.pth')

@@ -1,0 +1,246 @@
+"""tools/train.py, tools/test.py and tools/dist_train.sh, end to end on CPU.
+
+The command-line runs use a 2-layer, 32-wide ViT on 16 images of 32x32
+(``tests/data/configs/tiny_cls.py``): an epoch is 4 iterations.
+"""
+import importlib.util
+import os
+import pickle
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from dbot_mm.utils import load_checkpoint_file
+from dbot_mm.utils.launch import LaunchError, load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / 'tests' / 'data' / 'configs' / 'tiny_cls.py'
+TIMEOUT = 600
+
+
+def _load_tool(name):
+    """Import tools/<name>.py (not a package) to reach its parser."""
+    spec = importlib.util.spec_from_file_location(f'dbot_tools_{name}',
+                                                  ROOT / 'tools' / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _data_options(root):
+    return [
+        f'{split}_dataloader.dataset.data_root={root}'
+        for split in ('train', 'val', 'test')
+    ]
+
+
+def _env(**extra):
+    env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS='1',
+               **extra)
+    env['PYTHONPATH'] = os.pathsep.join(
+        p for p in (str(ROOT), env.get('PYTHONPATH')) if p)
+    return env
+
+
+def _run(cmd, expect_ok=True, **env):
+    proc = subprocess.run([str(c) for c in cmd], cwd=ROOT, env=_env(**env),
+                          capture_output=True, text=True, timeout=TIMEOUT)
+    output = proc.stdout + proc.stderr
+    if expect_ok:
+        assert proc.returncode == 0, (
+            f'{" ".join(map(str, cmd))} exited {proc.returncode}:\n'
+            f'{output[-6000:]}')
+    return proc, output
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope='module')
+def trained(tiny_image_folder, tmp_path_factory):
+    """One epoch of tools/train.py: the work dir holds epoch_1.pth."""
+    work_dir = tmp_path_factory.mktemp('train')
+    _, output = _run([
+        sys.executable, 'tools/train.py', CONFIG, '--work-dir', work_dir,
+        '--cfg-options', 'train_cfg.max_epochs=1',
+        *_data_options(tiny_image_folder)
+    ])
+    return work_dir, output
+
+
+def test_train_writes_checkpoint(trained):
+    work_dir, output = trained
+    assert re.search(r'Epoch\(train\) \[1\]\[4/4\]', output), output[-3000:]
+    assert re.search(r'Epoch\(val\) \[1\]\[4/4\].*accuracy/top1', output)
+    ckpt = work_dir / 'epoch_1.pth'
+    assert ckpt.is_file()
+    assert (work_dir / 'last_checkpoint').read_text().strip().endswith(
+        'epoch_1.pth')
+    # A real mmengine checkpoint: everything in it is allowlisted.
+    assert torch.serialization.get_unsafe_globals_in_checkpoint(ckpt) == []
+    checkpoint = load_checkpoint_file(ckpt)
+    assert {'meta', 'state_dict', 'optimizer', 'param_schedulers',
+            'message_hub'} <= set(checkpoint)
+    assert checkpoint['meta']['epoch'] == 1
+    assert checkpoint['meta']['iter'] == 4
+
+
+def test_resume_auto_continues(trained, tiny_image_folder, tmp_path):
+    """``--resume`` (auto) loads epoch_1.pth with torch.load(weights_only)."""
+    src_dir, _ = trained
+    work_dir = tmp_path / 'resume'
+    work_dir.mkdir()
+    (work_dir / 'epoch_1.pth').write_bytes(
+        (src_dir / 'epoch_1.pth').read_bytes())
+    (work_dir / 'last_checkpoint').write_text(str(work_dir / 'epoch_1.pth'))
+    _, output = _run([
+        sys.executable, 'tools/train.py', CONFIG, '--work-dir', work_dir,
+        '--resume', '--cfg-options', 'train_cfg.max_epochs=2',
+        *_data_options(tiny_image_folder)
+    ])
+    assert 'resumed epoch: 1, iter: 4' in output, output[-3000:]
+    assert not re.search(r'Epoch\(train\) \[1\]', output)
+    assert re.search(r'Epoch\(train\) \[2\]\[4/4\]', output)
+    checkpoint = load_checkpoint_file(work_dir / 'epoch_2.pth')
+    assert (checkpoint['meta']['epoch'], checkpoint['meta']['iter']) == (2, 8)
+
+
+def test_test_tool_evaluates(trained, tiny_image_folder, tmp_path):
+    work_dir, _ = trained
+    out = tmp_path / 'preds.pkl'
+    _, output = _run([
+        sys.executable, 'tools/test.py', CONFIG, work_dir / 'epoch_1.pth',
+        '--work-dir', tmp_path, '--out', out, '--cfg-options',
+        *_data_options(tiny_image_folder)
+    ])
+    match = re.search(r'Epoch\(test\) \[4/4\].*accuracy/top1: ([\d.]+)',
+                      output)
+    assert match, output[-3000:]
+    assert 0.0 <= float(match.group(1)) <= 100.0
+    with open(out, 'rb') as f:
+        predictions = pickle.load(f)
+    assert len(predictions) == 16
+
+
+def test_dist_train_two_cpu_processes(tiny_image_folder, tmp_path):
+    """GPUS=2 on a CPU machine: nccl in the config becomes gloo."""
+    _, output = _run([
+        'bash', 'tools/dist_train.sh', CONFIG, 2, '--work-dir', tmp_path,
+        '--cfg-options', 'train_cfg.max_epochs=1',
+        *_data_options(tiny_image_folder)
+    ], PORT=str(_free_port()))
+    assert 'Distributed training: True' in output, output[-3000:]
+    # 16 images, 2 ranks x batch 4: 2 iterations an epoch.
+    assert re.search(r'Epoch\(train\) \[1\]\[2/2\]', output), output[-3000:]
+    assert (tmp_path / 'epoch_1.pth').is_file()
+
+
+def test_amp_flag(tiny_image_folder, tmp_path):
+    """--amp: AmpOptimWrapper on CUDA, one clear line on a CPU machine."""
+    proc, output = _run([
+        sys.executable, 'tools/train.py', CONFIG, '--work-dir', tmp_path,
+        '--amp', '--cfg-options', 'train_cfg.max_epochs=1',
+        *_data_options(tiny_image_folder)
+    ], expect_ok=torch.cuda.is_available())
+    if torch.cuda.is_available():
+        assert (tmp_path / 'epoch_1.pth').is_file()
+    else:
+        assert proc.returncode == 2
+        last = proc.stderr.strip().splitlines()[-1]
+        assert last.startswith('train.py: error: AMP') and 'CPU' in last
+
+
+# In-process checks of the flag merging (no training).
+
+
+@pytest.fixture(scope='module')
+def train_parser():
+    return _load_tool('train').build_parser()
+
+
+@pytest.fixture(scope='module')
+def test_parser():
+    return _load_tool('test').build_parser()
+
+
+def test_defaults_and_gloo_switch(train_parser):
+    cfg = load_config(train_parser.parse_args([str(CONFIG)]))
+    assert cfg.work_dir == os.path.join('./work_dirs', 'tiny_cls')
+    assert cfg.launcher == 'none'
+    expected = 'nccl' if torch.cuda.is_available() else 'gloo'
+    assert cfg.env_cfg.dist_cfg.backend == expected
+    assert cfg.resume is False
+
+
+def test_train_flags_merge(train_parser):
+    from dbot_mm.utils.launch import merge_train_args
+    args = train_parser.parse_args([
+        str(CONFIG), '--resume', 'a/b.pth', '--no-validate', '--auto-scale-lr',
+        '--launcher', 'pytorch', '--work-dir', 'wd', '--cfg-options',
+        'optim_wrapper.optimizer.lr=0.5'
+    ])
+    cfg = load_config(args, merge_train_args)
+    assert (cfg.resume, cfg.load_from) == (True, 'a/b.pth')
+    assert cfg.val_dataloader is None and cfg.val_cfg is None
+    assert cfg.auto_scale_lr.enable is True
+    assert cfg.launcher == 'pytorch' and cfg.work_dir == 'wd'
+    assert cfg.optim_wrapper.optimizer.lr == 0.5
+    auto = load_config(
+        train_parser.parse_args([str(CONFIG), '--resume']), merge_train_args)
+    assert (auto.resume, auto.load_from) == (True, None)
+
+
+def test_amp_config_on_cuda(train_parser, monkeypatch):
+    """What --amp writes into the config (the device check is skipped)."""
+    from dbot_mm.utils.launch import merge_train_args
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    cfg = load_config(
+        train_parser.parse_args([str(CONFIG), '--amp']), merge_train_args)
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert cfg.optim_wrapper.loss_scale == 'dynamic'
+    assert cfg.env_cfg.dist_cfg.backend == 'nccl'
+
+
+def test_auto_scale_lr_needs_base_batch_size(train_parser, tmp_path):
+    from dbot_mm.utils.launch import merge_train_args
+    config = tmp_path / 'no_auto_scale.py'
+    config.write_text(f"_base_ = ['{CONFIG}']\nauto_scale_lr = None\n")
+    args = train_parser.parse_args([str(config), '--auto-scale-lr'])
+    with pytest.raises(LaunchError, match='base_batch_size'):
+        load_config(args, merge_train_args)
+
+
+def test_show_dir_per_scope(test_parser):
+    from mmengine.config import Config
+
+    from dbot_mm.utils.launch import _enable_visualization, merge_test_args
+    args = test_parser.parse_args(
+        [str(CONFIG), 'x.pth', '--show-dir', 'vis'])
+    cfg = load_config(args, merge_test_args)
+    assert cfg.load_from == 'x.pth'
+    assert cfg.default_hooks.visualization.enable is True
+    assert cfg.default_hooks.visualization.out_dir == 'vis'
+
+    det = Config(dict(
+        default_scope='mmdet',
+        default_hooks=dict(visualization=dict(type='DetVisualizationHook')),
+        visualizer=dict(type='DetLocalVisualizer')))
+    _enable_visualization(det, 'vis')
+    assert det.default_hooks.visualization.draw is True
+    assert det.default_hooks.visualization.test_out_dir == 'vis'
+
+    seg = Config(dict(
+        default_scope='mmseg',
+        default_hooks=dict(visualization=dict(type='SegVisualizationHook')),
+        visualizer=dict(type='SegLocalVisualizer')))
+    _enable_visualization(seg, 'vis')
+    assert seg.default_hooks.visualization.draw is True
+    assert seg.visualizer.save_dir == 'vis'

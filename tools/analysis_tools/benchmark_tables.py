@@ -1,0 +1,50 @@
+# Copyright (c) dbot_mm contributors. All rights reserved.
+"""Benchmark tables (markdown, CSV, PNG) from the logs of dBOT pretraining and downstream runs.
+
+Example:
+    python tools/analysis_tools/benchmark_tables.py work_dirs --out work_dirs/benchmark
+
+Problems found in the logs (truncated lines, unfinished runs, runs without metrics) are printed
+on stderr as ``file:line: message`` and listed in the tables; the markdown goes to stdout.
+"""
+import argparse
+import sys
+
+from dbot_mm.evaluation import build_tables, load_paper_results, render_markdown, write_outputs
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Build benchmark tables from mmengine work dirs of dBOT pretraining and '
+        'downstream (ImageNet / COCO / ADE20K) runs')
+    parser.add_argument(
+        'work_dirs', nargs='+',
+        help='work dirs, or folders to scan for work dirs (e.g. work_dirs/)')
+    parser.add_argument('--out', required=True, help='output folder for tables.md, CSV, PNG')
+    parser.add_argument(
+        '--paper-results', default=None,
+        help='reference numbers (default: dbot_mm/evaluation/paper_results.json)')
+    parser.add_argument('--no-plots', action='store_true', help='skip the PNG plots')
+    parser.add_argument(
+        '--quiet', action='store_true', help='do not print the markdown on stdout')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        paper = load_paper_results(args.paper_results) if args.paper_results else None
+        tables = build_tables(args.work_dirs, paper=paper, stream=sys.stderr)
+    except (FileNotFoundError, ValueError) as e:
+        print(f'benchmark_tables: error: {e}', file=sys.stderr)
+        return 1
+    written = write_outputs(tables, args.out, plots=not args.no_plots)
+    if not args.quiet:
+        print(render_markdown(tables), end='')
+    print(f'benchmark_tables: wrote {len(written)} files to {args.out} '
+          f'({len(tables.issues)} problem(s) reported above)', file=sys.stderr)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

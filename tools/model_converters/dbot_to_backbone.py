@@ -1,0 +1,73 @@
+"""Export the ViT of a dBOT pretraining checkpoint as a tensor-only backbone file.
+
+    python tools/model_converters/dbot_to_backbone.py work_dirs/dbot_vit-b/epoch_1600.pth \
+        dbot_vit-b_student.pth [--source student|teacher]
+
+``--source student`` (default) takes the keys under ``backbone.`` (the student encoder, what the
+paper fine-tunes; also works for any mmengine model with a backbone), ``--source teacher`` those
+under ``teacher.``. The output is ``{'state_dict': {backbone keys without prefix}, 'meta':
+{'source', 'prefix', 'converted_from', 'epoch'?}}``: no optimizer, no message hub, nothing but
+tensors, strings and numbers, so ``torch.load(weights_only=True)`` reads it and a downstream
+config loads it with ``init_cfg=dict(type='Pretrained', checkpoint=OUT, prefix='')``.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+from collections import OrderedDict
+
+PREFIXES = {'student': 'backbone.', 'teacher': 'teacher.'}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('checkpoint', help='dBOT (mmengine) checkpoint, e.g. epoch_1600.pth')
+    parser.add_argument('out', help='output backbone file')
+    parser.add_argument('--source', choices=sorted(PREFIXES), default='student',
+                        help='which encoder to export (default: student)')
+    return parser.parse_args(argv)
+
+
+def export_backbone(checkpoint: str, out: str, source: str = 'student') -> dict:
+    """Write the backbone file; returns what was written. Raises FileNotFoundError /
+    CheckpointLoadError with a one-line message."""
+    import torch
+
+    from dbot_mm.models.utils.pretrained import (CheckpointLoadError, extract_state_dict,
+                                                 key_prefixes, read_checkpoint,
+                                                 resolve_checkpoint_path, strip_prefix)
+    prefix = PREFIXES[source]
+    path = resolve_checkpoint_path(checkpoint)
+    ckpt = read_checkpoint(path)
+    state = extract_state_dict(ckpt, checkpoint)
+    backbone = strip_prefix(state, prefix)
+    if not backbone:
+        raise CheckpointLoadError(
+            f"checkpoint '{checkpoint}' has no keys under '{prefix}' (--source {source}); the "
+            f'prefixes in the file are {key_prefixes(state)}')
+    meta = dict(source=source, prefix=prefix, converted_from=osp.basename(checkpoint))
+    epoch = ckpt.get('meta', {}).get('epoch') if isinstance(ckpt.get('meta'), dict) else None
+    if isinstance(epoch, int):
+        meta['epoch'] = epoch
+    result = dict(
+        state_dict=OrderedDict((k, v.detach().clone().contiguous()) for k, v in backbone.items()),
+        meta=meta)
+    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+    torch.save(result, out)
+    return result
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from dbot_mm.models.utils.pretrained import CheckpointLoadError
+    from dbot_mm.utils.checkpoint_safety import UnsafeCheckpointError
+    try:
+        result = export_backbone(args.checkpoint, args.out, args.source)
+    except (FileNotFoundError, CheckpointLoadError, UnsafeCheckpointError) as e:
+        sys.exit(f'error: {e}')
+    print(f"exported {len(result['state_dict'])} tensors of the {args.source} "
+          f"('{PREFIXES[args.source]}') from {args.checkpoint} to {args.out}")
+
+
+if __name__ == '__main__':
+    main()

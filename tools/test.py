@@ -1,0 +1,49 @@
+# Copyright (c) dbot_mm contributors. All rights reserved.
+"""Evaluate a checkpoint with any dbot_mm config: mmpretrain, mmdet or mmseg.
+
+    python tools/test.py CONFIG CHECKPOINT [--out results.pkl] [--show-dir DIR]
+    tools/dist_test.sh CONFIG CHECKPOINT GPUS [...]
+"""
+import argparse
+
+from mmengine.evaluator import DumpResults
+
+import dbot_mm  # noqa: F401  (registers models, hooks, datasets, metrics)
+from dbot_mm.utils.launch import (LaunchError, add_common_args, build_runner,
+                                  load_config, merge_test_args, parse_args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description='Test (and eval) a model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--out',
+        help='dump the predictions to this pickle file (.pkl) for offline '
+        'evaluation')
+    parser.add_argument(
+        '--show-dir',
+        help='draw the predictions and save the images to this directory '
+        '(enables the config\'s visualization hook)')
+    add_common_args(parser)
+    return parser
+
+
+def main():
+    parser = build_parser()
+    args = parse_args(parser)
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        parser.error('--out must be a .pkl or .pickle file')
+    try:
+        cfg = load_config(args, merge_test_args)
+    except LaunchError as err:
+        parser.error(str(err))
+    runner = build_runner(cfg)
+    if args.out is not None:
+        runner.test_evaluator.metrics.append(
+            DumpResults(out_file_path=args.out))
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
