@@ -28,7 +28,7 @@ from mmengine.config import Config, DictAction
 from mmengine.device import (get_device, is_mlu_available, is_musa_available,
                              is_npu_available)
 from mmengine.logging import print_log
-from mmengine.registry import HOOKS, MODEL_WRAPPERS, RUNNERS, DefaultScope
+from mmengine.registry import HOOKS, MODEL_WRAPPERS, RUNNERS
 from mmengine.runner import Runner
 from torch.nn.parallel import DistributedDataParallel
 
@@ -93,7 +93,7 @@ def merge_train_args(cfg: Config, args: argparse.Namespace) -> None:
         cfg.resume = True
         cfg.load_from = args.resume
     if args.auto_scale_lr:
-        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
+        if 'base_batch_size' not in (cfg.get('auto_scale_lr') or {}):
             raise LaunchError(
                 '--auto-scale-lr needs auto_scale_lr = dict(base_batch_size=N) '
                 f'in {args.config}')
@@ -160,8 +160,10 @@ def adapt_to_device(cfg: Config) -> None:
             type='MMDistributedDataParallel',
             broadcast_buffers=False,
             find_unused_parameters=cfg.get('find_unused_parameters', False))
-        wrapper_cls = MODEL_WRAPPERS.get(
-            wrapper.get('type', 'MMDistributedDataParallel'))
+        with MODEL_WRAPPERS.switch_scope_and_registry(
+                cfg.get('default_scope')) as wrappers:
+            wrapper_cls = wrappers.get(
+                wrapper.get('type', 'MMDistributedDataParallel'))
         if (inspect.isclass(wrapper_cls)
                 and issubclass(wrapper_cls, DistributedDataParallel)):
             wrapper.setdefault('device_ids', None)
@@ -187,8 +189,8 @@ def _enable_visualization(cfg: Config, show_dir: str) -> None:
     if hook is None:
         raise LaunchError('--show-dir needs default_hooks.visualization in '
                           'the config')
-    with DefaultScope.overwrite_default_scope(cfg.get('default_scope')):
-        hook_cls = HOOKS.get(hook['type'])
+    with HOOKS.switch_scope_and_registry(cfg.get('default_scope')) as hooks:
+        hook_cls = hooks.get(hook['type'])
     if hook_cls is None:
         raise LaunchError(f"unknown visualization hook {hook['type']}")
     params = inspect.signature(hook_cls.__init__).parameters

@@ -5,7 +5,8 @@ import sys
 
 import torch
 from mmengine.dist import get_rank
-from mmengine.runner import Runner
+
+from dbot_mm.utils.launch import adapt_to_device, build_runner
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tiny_pretrain import tiny_cfg  # noqa: E402
@@ -14,7 +15,8 @@ from tiny_pretrain import tiny_cfg  # noqa: E402
 def main(work_dir, data_root):
     cfg = tiny_cfg(work_dir, data_root, stage_epochs=[0, 1, 2], launcher='pytorch')
     cfg.train_dataloader.batch_size = 8
-    runner = Runner.from_cfg(cfg)
+    adapt_to_device(cfg)  # gloo and CPU DDP where there is no CUDA
+    runner = build_runner(cfg)
     runner.train()
     model = runner.model.module
     torch.save({k: v.cpu() for k, v in model.state_dict().items()},

@@ -17,6 +17,8 @@ def tiny_cfg(work_dir, data_root, stage_epochs=None, **options) -> Config:
     if stage_epochs is not None:
         cfg.train_cfg.max_epochs = stage_epochs[-1]
         cfg.param_scheduler[0].stage_epochs = stage_epochs
+        shortest = min(b - a for a, b in zip(stage_epochs, stage_epochs[1:]))
+        cfg.param_scheduler[0].warmup_epochs = min(1, shortest / 2)
         cfg.custom_hooks[0].stage_epochs = stage_epochs
     cfg.merge_from_dict(options)
     return cfg

@@ -36,10 +36,9 @@ OUT_TYPES = ('cls_token', 'avg_featmap', 'featmap', 'raw')
 class Block(TimmBlock):
     """timm's pre-norm block, plus an optional per-block relative position bias (BEiT style)."""
 
-    def __init__(self, *args, window_size=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.rel_pos_bias = (
-            RelativePositionBias(window_size, kwargs['num_heads']) if window_size else None)
+    def __init__(self, dim, num_heads, *args, window_size=None, **kwargs):
+        super().__init__(dim, num_heads, *args, **kwargs)
+        self.rel_pos_bias = RelativePositionBias(window_size, num_heads) if window_size else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         bias = None
