@@ -9,6 +9,7 @@ import argparse
 from mmengine.evaluator import DumpResults
 
 import dbot_mm  # noqa: F401  (registers models, hooks, datasets, metrics)
+from dbot_mm.utils.data_root import DataRootError, check_data_root
 from dbot_mm.utils.launch import (LaunchError, add_common_args, build_runner,
                                   load_config, merge_test_args, parse_args)
 
@@ -36,7 +37,8 @@ def main():
         parser.error('--out must be a .pkl or .pickle file')
     try:
         cfg = load_config(args, merge_test_args)
-    except LaunchError as err:
+        check_data_root(cfg, ('test_dataloader',))
+    except (LaunchError, DataRootError) as err:
         parser.error(str(err))
     runner = build_runner(cfg)
     if args.out is not None:

@@ -7,6 +7,7 @@
 import argparse
 
 import dbot_mm  # noqa: F401  (registers models, hooks, datasets, metrics)
+from dbot_mm.utils.data_root import DataRootError, check_data_root
 from dbot_mm.utils.launch import (LaunchError, add_common_args, build_runner,
                                   load_config, merge_train_args, parse_args)
 
@@ -44,7 +45,9 @@ def main():
     args = parse_args(parser)
     try:
         cfg = load_config(args, merge_train_args)
-    except LaunchError as err:
+        check_data_root(cfg, ('train_dataloader',) if args.no_validate else
+                        ('train_dataloader', 'val_dataloader'))
+    except (LaunchError, DataRootError) as err:
         parser.error(str(err))
     runner = build_runner(cfg)
     runner.train()

@@ -7,12 +7,10 @@ The tools work for any config of this project, whatever its scope
 registers everything, and the scope-specific parts (visualisation hooks) are
 found through the registry, not by task name.
 
-Two things mmengine 0.10.7 does not do on a machine without CUDA:
-
-* ``nccl`` cannot run there, so the backend is switched to ``gloo``;
-* ``mmengine.dist.init_dist`` calls ``torch.cuda.set_device``, so the process
-  group is created here (from the torchrun / slurm / mpi environment) before
-  the Runner, which then reuses it.
+On a machine without CUDA (CPU-only nodes, CI), mmengine 0.10.7 needs help
+(see :func:`adapt_to_device` and :func:`build_runner`): nccl becomes gloo,
+the process group is created here because ``mmengine.dist.init_dist`` calls
+``torch.cuda.set_device``, and DDP gets ``device_ids=None``.
 """
 import argparse
 import inspect
@@ -25,7 +23,7 @@ from typing import Callable, Optional
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
-from mmengine.device import (get_device, is_mlu_available, is_musa_available,
+from mmengine.device import (is_mlu_available, is_musa_available,
                              is_npu_available)
 from mmengine.logging import print_log
 from mmengine.registry import HOOKS, MODEL_WRAPPERS, RUNNERS
@@ -35,6 +33,12 @@ from torch.nn.parallel import DistributedDataParallel
 from .checkpoint_safety import register_checkpoint_safe_globals
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+
+
+def _accelerator_available() -> bool:
+    """CUDA, NPU, MLU or MUSA: the devices mmengine's init_dist and AMP know."""
+    return (torch.cuda.is_available() or is_npu_available()
+            or is_mlu_available() or is_musa_available())
 
 
 class LaunchError(ValueError):
@@ -155,7 +159,7 @@ def adapt_to_device(cfg: Config) -> None:
     env_cfg['dist_cfg'] = dist_cfg
     cfg.env_cfg = env_cfg
 
-    if cfg.get('launcher', 'none') != 'none' and get_device() == 'cpu':
+    if cfg.get('launcher', 'none') != 'none' and not _accelerator_available():
         wrapper = cfg.get('model_wrapper_cfg') or dict(
             type='MMDistributedDataParallel',
             broadcast_buffers=False,
@@ -170,8 +174,8 @@ def adapt_to_device(cfg: Config) -> None:
         cfg.model_wrapper_cfg = wrapper
 
     optim_wrapper = cfg.get('optim_wrapper') or dict()
-    if optim_wrapper.get('type') == 'AmpOptimWrapper' and not (
-            is_npu_available() or is_mlu_available() or is_musa_available()):
+    if (optim_wrapper.get('type') == 'AmpOptimWrapper'
+            and not _accelerator_available()):
         raise LaunchError(
             "AMP (--amp or optim_wrapper.type='AmpOptimWrapper') needs a "
             "CUDA, NPU, MLU or MUSA device: mmengine's AmpOptimWrapper "
@@ -207,7 +211,7 @@ def _enable_visualization(cfg: Config, show_dir: str) -> None:
 
 
 def init_cpu_dist(launcher: str, backend: str = 'gloo', **kwargs) -> None:
-    """Create the process group on a machine without CUDA.
+    """Create the process group on a machine without an accelerator.
 
     mmengine's ``init_dist`` calls ``torch.cuda.set_device``; the Runner skips
     it when a process group already exists. Reads the same environment as
@@ -247,7 +251,7 @@ def build_runner(cfg: Config) -> Runner:
     """Build the Runner (``cfg.runner_type`` if set), ready on CPU or GPU."""
     register_checkpoint_safe_globals()  # resume/load_from use torch.load
     launcher = cfg.get('launcher', 'none')
-    if (launcher != 'none' and not torch.cuda.is_available()
+    if (launcher != 'none' and not _accelerator_available()
             and not torch_dist.is_initialized()):
         dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}))
         dist_cfg.pop('init_backend', None)

@@ -175,8 +175,9 @@ class DBotViT(BaseModule):
         hw = (x.shape[1], x.shape[2])
         pos = self.pos_embed
         if hw != self.grid_size:
+            # bicubic without antialias, as MAE's interpolate_pos_embed and our loader
             pos = resample_abs_pos_embed(pos, new_size=hw, old_size=self.grid_size,
-                                         num_prefix_tokens=1)
+                                         num_prefix_tokens=1, antialias=False)
         x = x.flatten(1, 2) + pos[:, 1:]
         return x, hw
 
