@@ -108,7 +108,7 @@ def main():
     roots = make_data(osp.abspath(args.data_root))
 
     pre_dir = osp.join(work_dir, 'pretrain_dbot_vit-tiny')
-    train(PRETRAIN, pre_dir, data_options('imagenet', roots))
+    train(PRETRAIN, pre_dir, {'train_dataloader.dataset.data_root': roots['imagenet']})
     pretrained = last_epoch_or_iter_done(pre_dir)
 
     for name, config, data in DOWNSTREAM:

@@ -66,4 +66,3 @@ auto_scale_lr = dict(base_batch_size=16)
 default_hooks = dict(
     logger=dict(interval=5),
     checkpoint=dict(interval=5, max_keep_ckpts=1))
-randomness = dict(seed=0, diff_rank_seed=False)

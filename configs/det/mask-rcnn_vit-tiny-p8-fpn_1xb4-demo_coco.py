@@ -58,8 +58,7 @@ test_pipeline = [
 ]
 train_dataloader = dict(
     batch_size=4, num_workers=0, persistent_workers=False,
-    dataset=dict(metainfo=dict(classes=classes), filter_cfg=dict(min_size=8),
-                 pipeline=train_pipeline))
+    dataset=dict(metainfo=dict(classes=classes), pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=4, num_workers=0, persistent_workers=False,
     dataset=dict(metainfo=dict(classes=classes), pipeline=test_pipeline))

@@ -138,6 +138,18 @@ def load_config(
     return cfg
 
 
+def _sync_bn_to_bn(node) -> None:
+    """Replace every ``type='SyncBN'`` in a (nested) model config by ``'BN'``, in place."""
+    if isinstance(node, dict):
+        if node.get('type') == 'SyncBN':
+            node['type'] = 'BN'
+        for value in node.values():
+            _sync_bn_to_bn(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _sync_bn_to_bn(value)
+
+
 def adapt_to_device(cfg: Config) -> None:
     """Make a GPU config runnable where there is no CUDA.
 
@@ -146,6 +158,8 @@ def adapt_to_device(cfg: Config) -> None:
     * mmengine's Runner wraps the model in DDP with
       ``device_ids=[LOCAL_RANK]``, which DDP refuses for a CPU module, so the
       wrapper config gets ``device_ids=None``;
+    * SyncBN has no CPU kernel: under a launcher every ``SyncBN`` norm_cfg
+      becomes ``BN`` (a single process already gets BN from the Runner);
     * mmengine 0.10's ``AmpOptimWrapper`` asserts a CUDA/NPU/MLU/MUSA device,
       so AMP on the CPU is a one-line error here instead of an assertion deep
       inside the Runner.
@@ -160,6 +174,7 @@ def adapt_to_device(cfg: Config) -> None:
     cfg.env_cfg = env_cfg
 
     if cfg.get('launcher', 'none') != 'none' and not _accelerator_available():
+        _sync_bn_to_bn(cfg.model)
         wrapper = cfg.get('model_wrapper_cfg') or dict(
             type='MMDistributedDataParallel',
             broadcast_buffers=False,
