@@ -2,7 +2,11 @@
 # Both set the environment up on first use (tools/setup_env.sh: .venv, mmcv wheel cache).
 VENV ?= $(or $(DBOT_MM_VENV),$(CURDIR)/.venv)
 PY := $(VENV)/bin/python
-PYTEST_ARGS ?=
+# Two single-threaded pytest workers: on a 2-core machine this beats one two-threaded process
+# (OpenMP threads spin when cores are shared, e.g. by the tests' own subprocesses).
+PYTEST_ARGS ?= -n 2 --dist loadfile
+export OMP_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
 
 .PHONY: setup test demo clean-demo
 

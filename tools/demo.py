@@ -6,7 +6,9 @@
 4. print the benchmark table and write it (markdown, CSV, plots) under WORK_DIR/tables.
 
 Every step is its own `tools/train.py` run in its own work dir: a finished step is skipped and an
-interrupted one resumes from its last checkpoint, so re-running `make demo` continues.
+interrupted one resumes from its last checkpoint, so re-running `make demo` continues. The two
+runs of a task (dBOT init, random init) run side by side with one thread each: on a small CPU two
+single-threaded processes beat one two-threaded one (OpenMP threads spin when cores are shared).
 """
 import argparse
 import os
@@ -49,24 +51,62 @@ def last_epoch_or_iter_done(work_dir):
     return path if osp.isfile(path) else None
 
 
-def train(config, work_dir, options):
-    """One tools/train.py run; skipped when finished, resumed when interrupted."""
+def start_training(config, work_dir, options):
+    """Start one tools/train.py run (returns None when it already finished); an interrupted
+    run resumes from its last checkpoint. Its output goes to WORK_DIR/train.out."""
     done = osp.join(work_dir, 'DONE')
     if osp.isfile(done):
         log(f'{work_dir}: already finished, skipped')
-        return
+        return None
     cmd = [sys.executable, osp.join(REPO, 'tools/train.py'), osp.join(REPO, config),
            '--work-dir', work_dir]
     if last_epoch_or_iter_done(work_dir):
         cmd.append('--resume')
         log(f'{work_dir}: resuming an interrupted run')
     cmd += ['--cfg-options'] + [f'{k}={v}' for k, v in options.items()]
-    start = time.time()
-    log(f'{work_dir}: training {config}')
-    subprocess.run(cmd, check=True, cwd=REPO)
-    with open(done, 'w') as f:
-        f.write(f'{time.time() - start:.1f}\n')
-    log(f'{work_dir}: done in {time.time() - start:.0f} s')
+    os.makedirs(work_dir, exist_ok=True)
+    log(f'{work_dir}: training {config} (log: {work_dir}/train.out)')
+    out = open(osp.join(work_dir, 'train.out'), 'a')
+    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=env)
+    return proc, work_dir, time.time()
+
+
+def wait_all(runs):
+    """Wait for the started runs, printing their progress; stop at the first failure."""
+    runs = [r for r in runs if r is not None]
+    polls = 0
+    while runs:
+        time.sleep(5)
+        polls += 1
+        for run in list(runs):
+            proc, work_dir, start = run
+            if proc.poll() is None:
+                if polls % 6 == 0:  # every 30 s
+                    log(f'{osp.basename(work_dir)}: {progress(work_dir)}')
+                continue
+            runs.remove(run)
+            if proc.returncode:
+                for other, _, _ in runs:
+                    other.terminate()
+                sys.exit(f'demo: {work_dir} failed (exit {proc.returncode}); see '
+                         f'{work_dir}/train.out, then run `make demo` again to resume')
+            with open(osp.join(work_dir, 'DONE'), 'w') as f:
+                f.write(f'{time.time() - start:.1f}\n')
+            log(f'{osp.basename(work_dir)}: done in {time.time() - start:.0f} s')
+
+
+def progress(work_dir):
+    """The last 'Epoch(...)' / 'Iter(...)' line of the run's output, shortened."""
+    try:
+        with open(osp.join(work_dir, 'train.out'), errors='replace') as f:
+            lines = [ln for ln in f.readlines()[-50:] if '(train)' in ln or '(val)' in ln]
+    except OSError:
+        return 'starting'
+    if not lines:
+        return 'starting'
+    line = lines[-1].split(' - INFO - ')[-1].strip()
+    return line[:110]
 
 
 def make_data(root):
@@ -108,19 +148,22 @@ def main():
     roots = make_data(osp.abspath(args.data_root))
 
     pre_dir = osp.join(work_dir, 'pretrain_dbot_vit-tiny')
-    train(PRETRAIN, pre_dir, {'train_dataloader.dataset.data_root': roots['imagenet']})
+    wait_all([start_training(PRETRAIN, pre_dir,
+                             {'train_dataloader.dataset.data_root': roots['imagenet']})])
     pretrained = last_epoch_or_iter_done(pre_dir)
 
     for name, config, data in DOWNSTREAM:
         if args.only and name not in args.only:
             continue
+        runs = []
         for init in ('dbot', 'random'):
             options = data_options(data, roots)
             if init == 'dbot':
                 options['model.backbone.init_cfg.checkpoint'] = pretrained
             else:
                 options['model.backbone.init_cfg'] = None
-            train(config, osp.join(work_dir, f'{name}_{init}'), options)
+            runs.append(start_training(config, osp.join(work_dir, f'{name}_{init}'), options))
+        wait_all(runs)
 
     log('writing the benchmark tables')
     subprocess.run([sys.executable, osp.join(REPO, 'tools/analysis_tools/benchmark_tables.py'),
