@@ -2,7 +2,7 @@
 # 4 blocks, 8 px patches; features of every block) with relative position bias and layer scale as
 # the full recipe, heads 64 channels wide, on the synthetic ADE20K (96 px images): 64 x 64 crops
 # of images rescaled to (384, 96) x 0.5..2.0, slide test 64 stride 43 (512/341 scaled), batch 4,
-# 800 iterations with a 50-iteration warm-up, fp32.
+# 400 iterations with a 50-iteration warm-up, fp32.
 _base_ = './upernet_vit-base-p16_8xb2-amp-160k_ade20k-512x512.py'
 pretrained = 'work_dirs/dbot_vit-tiny_demo/epoch_6.pth'
 pretrained_prefix = 'backbone.'
@@ -43,7 +43,7 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 optim_wrapper = dict(type='OptimWrapper')
-max_iters = 800
+max_iters = 400  # about 3 min on 2 cores; mIoU already separates the inits
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=50),
     dict(type='PolyLR', eta_min=0.0, power=1.0, by_epoch=False, begin=50, end=max_iters),

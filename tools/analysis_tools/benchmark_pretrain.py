@@ -85,18 +85,19 @@ def parse_args(argv=None):
     p.add_argument('--warmup', type=int, default=2, help='untimed steps per model')
     p.add_argument('--steps', type=int, default=5, help='timed steps per model per round')
     p.add_argument('--repeats', type=int, default=3,
-                   help='rounds; models interleaved within a round, order alternating')
+                   help='rounds; models interleaved within a round, order alternating '
+                   '(0: memory only)')
     p.add_argument('--memory', default='auto', choices=['auto', 'profiler', 'rss', 'none'],
                    help='peak memory method: auto = cuda allocator on CUDA, profiler on CPU')
     p.add_argument('--threads', type=int, default=None, help='torch.set_num_threads (CPU)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', default=None, help='also write the results (.json or .md)')
     p.add_argument('--check-loss', action='store_true',
-                   help='only print dBOT losses (num_masks=1, fp32 unless --precision, fixed '
-                   'seed) of the first 3 training steps, and exit')
+                   help='only print the dBOT losses of the first 3 training steps for a fixed '
+                   'seed (for each --num-masks value, default 1; --precision as given), and exit')
     p.add_argument('--expect-loss', type=float, nargs='+', default=None,
-                   help='with --check-loss: expected "canonical" losses; exit 1 if they differ '
-                   '(rel. tol. --loss-rtol)')
+                   help='with --check-loss: expected "canonical" losses of the first --num-masks '
+                   'value; exit 1 if they differ (rel. tol. --loss-rtol)')
     p.add_argument('--loss-rtol', type=float, default=1e-5)
     p.add_argument('--profile', type=int, default=0, metavar='N',
                    help='only profile N steps of each model (torch.profiler) after warm-up and '
@@ -326,6 +327,8 @@ def run_steps(bench: Bench, n: int, device: str) -> List[float]:
 
 
 def time_models(benches: List[Bench], args):
+    if args.repeats == 0:
+        return
     for b in benches:
         b.setup(args)
     for b in benches:
@@ -427,18 +430,23 @@ def results_rows(dbots: List[Bench], mae: Bench, args) -> List[dict]:
     rows = []
     dims = ARCHS[args.arch]
     for b in dbots:
-        pairs = [d / m for d, m in zip(b.round_times, mae.round_times)]
-        t_d, t_m = statistics.median(b.round_times), statistics.median(mae.round_times)
-        ratio = statistics.median(pairs)
+        if b.round_times:
+            pairs = [d / m for d, m in zip(b.round_times, mae.round_times)]
+            t_d, t_m = statistics.median(b.round_times), statistics.median(mae.round_times)
+            ratio = statistics.median(pairs)
+            speed = dict(img_per_s_dbot=args.batch / t_d, img_per_s_mae=args.batch / t_m,
+                         step_ratio=ratio, per_student_sample_ratio=ratio / b.num_masks)
+        else:  # --repeats 0: memory only
+            t_d = t_m = None
+            speed = dict(img_per_s_dbot=None, img_per_s_mae=None, step_ratio=None,
+                         per_student_sample_ratio=None)
         rows.append(dict(
             setting=(f'ViT-{args.arch}/{args.patch_size} {args.img_size}px b{args.batch} '
                      f'{args.precision} {args.device} num_masks={b.num_masks}'),
             arch=args.arch, embed_dims=dims[0], depth=dims[1], img_size=args.img_size,
             batch=args.batch, precision=args.precision, device=args.device,
             num_masks=b.num_masks, teacher_depth=b.cfg['teacher']['depth'],
-            step_s_dbot=t_d, step_s_mae=t_m,
-            img_per_s_dbot=args.batch / t_d, img_per_s_mae=args.batch / t_m,
-            step_ratio=ratio, per_student_sample_ratio=ratio / b.num_masks,
+            step_s_dbot=t_d, step_s_mae=t_m, **speed,
             round_times_dbot=b.round_times, round_times_mae=mae.round_times,
             peak_bytes_dbot=b.peak_bytes, peak_bytes_mae=mae.peak_bytes,
             mem_ratio=(b.peak_bytes / mae.peak_bytes
@@ -456,13 +464,15 @@ def render_table(rows: List[dict]) -> str:
     head = ('| setting | img/s dBOT | img/s MAE | step time dBOT/MAE | per student sample '
             'dBOT/MAE | peak mem dBOT | peak mem MAE | mem dBOT/MAE |')
     lines = [head, '|' + '---|' * 8]
+    def num(v, digits):
+        return 'n/a' if v is None else f'{v:.{digits}f}'
+
     for r in rows:
-        mem_ratio = 'n/a' if r['mem_ratio'] is None else f"{r['mem_ratio']:.3f}"
         lines.append(
-            f"| {r['setting']} | {r['img_per_s_dbot']:.2f} | {r['img_per_s_mae']:.2f} | "
-            f"{r['step_ratio']:.3f} | {r['per_student_sample_ratio']:.3f} | "
+            f"| {r['setting']} | {num(r['img_per_s_dbot'], 2)} | {num(r['img_per_s_mae'], 2)} | "
+            f"{num(r['step_ratio'], 3)} | {num(r['per_student_sample_ratio'], 3)} | "
             f"{fmt_bytes(r['peak_bytes_dbot'])} | {fmt_bytes(r['peak_bytes_mae'])} | "
-            f'{mem_ratio} |')
+            f"{num(r['mem_ratio'], 3)} |")
     r = rows[0]
     lines.append('')
     lines.append(
@@ -503,26 +513,30 @@ def canonical_weights_(model, seed: int):
 
 
 def check_loss(args) -> int:
-    out = {}
-    for mode in ('model-init', 'canonical'):
-        bench = Bench('dBOT', dbot_config(args, 1), 1)
-        bench.setup(args)
-        if mode == 'canonical':
-            canonical_weights_(bench.model, args.seed)
-        torch.manual_seed(args.seed + 1)  # masks and drop path
-        losses = []
-        for _ in range(3):
-            losses.append(float(bench.step()['loss'].detach()))
-        out[mode] = losses
-        print(f'check-loss dBOT num_masks=1 {mode:10s} seed={args.seed} ViT-{args.arch}/'
-              f'{args.patch_size} {args.img_size}px b{args.batch} {args.precision} '
-              f'{args.device}: ' + ' '.join(f'{v:.9g}' for v in losses), flush=True)
-        bench.teardown()
+    """dBOT losses of the first 3 training steps for a fixed seed: with the model's own init and
+    with name-seeded ("canonical") weights. Masks and drop path draw from the seeded global RNG,
+    so a change that draws its random numbers differently also changes these numbers."""
+    canonical = {}
+    for k in args.num_masks:
+        for mode in ('model-init', 'canonical'):
+            bench = Bench('dBOT', dbot_config(args, k), k)
+            bench.setup(args)
+            if mode == 'canonical':
+                canonical_weights_(bench.model, args.seed)
+            torch.manual_seed(args.seed + 1)  # masks and drop path
+            losses = [float(bench.step()['loss'].detach()) for _ in range(3)]
+            if mode == 'canonical':
+                canonical[k] = losses
+            print(f'check-loss dBOT num_masks={k} {mode:10s} seed={args.seed} ViT-{args.arch}/'
+                  f'{args.patch_size} {args.img_size}px b{args.batch} {args.precision} '
+                  f'{args.device}: ' + ' '.join(f'{v:.9g}' for v in losses), flush=True)
+            bench.teardown()
     if args.expect_loss:
-        got = out['canonical'][:len(args.expect_loss)]
+        got = canonical[args.num_masks[0]][:len(args.expect_loss)]
         ok = all(math.isclose(g, e, rel_tol=args.loss_rtol, abs_tol=0)
                  for g, e in zip(got, args.expect_loss))
-        print(f'check-loss: canonical losses {"MATCH" if ok else "DIFFER FROM"} expected '
+        print(f'check-loss: canonical losses (num_masks={args.num_masks[0]}) '
+              f'{"MATCH" if ok else "DIFFER FROM"} expected '
               + ' '.join(f'{v:.9g}' for v in args.expect_loss) + f' (rtol {args.loss_rtol})')
         return 0 if ok else 1
     return 0

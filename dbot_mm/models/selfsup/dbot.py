@@ -136,10 +136,14 @@ class DBOT(BaseSelfSupervisor):
     def extract_feat(self, inputs: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         return self.backbone(inputs)
 
-    @torch.no_grad()
     def compute_target(self, inputs: torch.Tensor) -> torch.Tensor:
-        """The teacher's tokens (B, 1 + L, C_t) on the full image; no autograd graph."""
-        return self.teacher.forward_target(inputs)
+        """The teacher's tokens (B, 1 + L, C_t) on the full image, in the autocast dtype.
+
+        Inference mode: no graph, no saved activations, no version counters. The result is an
+        inference tensor; the loss normalises it (fp32) into an ordinary tensor before use.
+        """
+        with torch.inference_mode():
+            return self.teacher.forward_target(inputs)
 
     def num_patches(self, inputs: torch.Tensor) -> int:
         p = self.backbone.patch_size
