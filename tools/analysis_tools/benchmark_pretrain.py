@@ -117,6 +117,8 @@ def parse_args(argv=None):
         args.memory = 'cuda'
     if min(args.num_masks) < 1:
         p.error('--num-masks values must be >= 1')
+    if 'teacher_lowp_weights' in args.patch and args.precision == 'fp32':
+        p.error('--patch teacher_lowp_weights only applies to --precision bf16/fp16')
     return args
 
 
@@ -125,7 +127,7 @@ def dbot_config(args, num_masks: int) -> dict:
     """dBOT's model config from configs/pretrain/dbot_vit-b.py, resized to ``args``."""
     from mmengine.config import Config
     model = Config.fromfile(DBOT_CONFIG).model.to_dict()
-    dims, depth, heads = ARCHS[args.arch]
+    depth = ARCHS[args.arch][1]
     common = dict(arch=args.arch, img_size=args.img_size, patch_size=args.patch_size)
     model['backbone'].update(common)
     model['teacher'].update(
