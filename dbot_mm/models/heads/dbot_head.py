@@ -31,8 +31,10 @@ class DBotHead(BaseModule):
         """pred (K*B, 1+L, C) for K masks of each image, target (B, 1+L, C) raw teacher tokens,
         mask (K*B, L) with 1 = masked. Returns the mean over the K masks."""
         target = normalize_target(target, self.eps)
-        if pred.shape[0] != target.shape[0]:
-            target = target.repeat(pred.shape[0] // target.shape[0], 1, 1)
-        loss = F.smooth_l1_loss(pred.float(), target, reduction='none', beta=self.beta).mean(-1)
+        # rows of pred are mask-major (k * B + b): broadcast the target over the K masks (a view,
+        # not a copy of the target K times)
+        pred = pred.float().unflatten(0, (-1, target.shape[0]))
+        loss = F.smooth_l1_loss(pred, target.expand_as(pred), reduction='none', beta=self.beta)
+        loss = loss.mean(-1).flatten(0, 1)
         weight = torch.cat([mask.new_ones(mask.shape[0], 1), mask], dim=1)
         return (loss * weight).sum() / weight.sum()
