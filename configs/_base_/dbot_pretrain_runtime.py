@@ -1,26 +1,4 @@
-# Runtime of dBOT pretraining (mmpretrain scope).
-default_scope = 'mmpretrain'
-custom_imports = dict(imports=['dbot_mm'], allow_failed_imports=False)
-
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=100),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    # end-of-stage snapshots are written by DBotBootstrapHook and never rotated
-    checkpoint=dict(type='CheckpointHook', interval=20, max_keep_ckpts=3),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='VisualizationHook', enable=False),
-)
-env_cfg = dict(
-    cudnn_benchmark=False,
-    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'),
-)
-vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
-log_processor = dict(window_size=10)
-log_level = 'INFO'
-load_from = None
-resume = False
-# every rank draws its own masks; the bootstrapping re-init is made identical across ranks
-randomness = dict(seed=0, diff_rank_seed=True)
+# Runtime of dBOT pretraining: the mmpretrain runtime with a checkpoint every 20 epochs (the
+# end-of-stage snapshots are written by DBotBootstrapHook and never rotated).
+_base_ = './mmpretrain_runtime.py'
+default_hooks = dict(checkpoint=dict(interval=20, max_keep_ckpts=3))

@@ -10,7 +10,7 @@ pretrained_prefix = 'backbone.'
 
 _base_ = [
     '../_base_/datasets/imagenet_bs2048_linear.py',
-    '../_base_/cls_runtime.py',
+    '../_base_/mmpretrain_runtime.py',
 ]
 model = dict(
     type='ImageClassifier',

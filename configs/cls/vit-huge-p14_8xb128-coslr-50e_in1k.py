@@ -11,7 +11,7 @@ _base_ = [
     '../_base_/models/vit-b-p16_avgpool.py',
     '../_base_/datasets/imagenet_bs128_finetune.py',
     '../_base_/schedules/imagenet_bs1024_adamw_ld-coslr-100e.py',
-    '../_base_/cls_runtime.py',
+    '../_base_/mmpretrain_runtime.py',
 ]
 model = dict(
     backbone=dict(

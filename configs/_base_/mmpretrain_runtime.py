@@ -1,4 +1,4 @@
-# Runtime of the ImageNet fine-tuning / linear-probe configs (mmpretrain scope).
+# Runtime of the mmpretrain-scope configs: ImageNet fine-tuning, linear probe, dBOT pretraining.
 default_scope = 'mmpretrain'
 custom_imports = dict(imports=['dbot_mm'], allow_failed_imports=False)
 
