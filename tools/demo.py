@@ -13,6 +13,7 @@ single-threaded processes beat one two-threaded one (OpenMP threads spin when co
 import argparse
 import os
 import os.path as osp
+import signal
 import subprocess
 import sys
 import time
@@ -73,8 +74,21 @@ def start_training(config, work_dir, options):
 
 
 def wait_all(runs):
-    """Wait for the started runs, printing their progress; stop at the first failure."""
+    """Wait for the started runs, printing their progress; stop at the first failure. If the
+    demo itself is interrupted (Ctrl-C, SIGTERM) its training runs are stopped too, so that the
+    next `make demo` resumes them from their last checkpoints."""
     runs = [r for r in runs if r is not None]
+    try:
+        _wait(runs)
+    except BaseException:
+        for proc, _, _ in runs:
+            proc.terminate()
+        for proc, _, _ in runs:
+            proc.wait()
+        raise
+
+
+def _wait(runs):
     polls = 0
     while runs:
         time.sleep(5)
@@ -141,6 +155,7 @@ def data_options(kind, roots):
 
 
 def main():
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit('demo: terminated'))
     args = parse_args()
     t0 = time.time()
     work_dir = osp.abspath(args.work_dir)
