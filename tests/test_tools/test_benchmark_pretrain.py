@@ -74,3 +74,24 @@ def test_check_loss_is_reproducible(capsys):
     assert 'MATCH' in capsys.readouterr().out
     assert tool.main(args + ['--check-loss', '--expect-loss', repr(losses[0] * 1.001)]) == 1
     assert 'DIFFER' in capsys.readouterr().out
+
+
+def test_bf16_rows_with_and_without_amp_teacher_weights(tmp_path):
+    """bf16 on CPU (autocast), both models; --teacher-weights both adds a dBOT row whose teacher
+    stays fp32: the default (teacher matmul weights in bf16) needs less memory."""
+    out = tmp_path / 'bench.json'
+    proc = run_tool(TINY + ['--precision', 'bf16', '--teacher-weights', 'both', '--warmup', '0',
+                            '--steps', '1', '--repeats', '1', '--out', str(out)], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [ln for ln in proc.stdout.splitlines() if ln.startswith('| ViT')]
+    assert len(rows) == 2 and 'bf16' in rows[0]
+    assert 'teacher fp32' not in rows[0] and 'teacher fp32' in rows[1]
+    amp, fp32 = json.loads(out.read_text())
+    assert (amp['teacher_weights'], fp32['teacher_weights']) == ('bf16', 'fp32')
+    assert amp['peak_bytes_dbot'] < fp32['peak_bytes_dbot']
+    assert amp['peak_bytes_mae'] == fp32['peak_bytes_mae']
+
+
+def test_teacher_weights_option_needs_amp(tmp_path):
+    proc = run_tool(TINY + ['--teacher-weights', 'both'], tmp_path)
+    assert proc.returncode == 2 and '--teacher-weights only applies' in proc.stderr

@@ -106,3 +106,19 @@ def test_missing_checkpoint(tmp_path):
     with pytest.raises(SystemExit) as err:
         load_tool().main([missing, str(tmp_path / 'out.pth')])
     assert missing in str(err.value.code) and '\n' not in str(err.value.code)
+
+
+def test_amp_teacher_exported_in_fp32(tmp_path):
+    """A teacher trained under AMP holds bf16 matmul weights: exported as fp32, same values."""
+    teacher = tiny_vit(3)
+    for m in teacher.modules():
+        if isinstance(m, torch.nn.Linear):
+            m.to(torch.bfloat16)
+    ckpt = str(tmp_path / 'amp.pth')
+    torch.save(dict(state_dict={f'teacher.{k}': v for k, v in teacher.state_dict().items()}),
+               ckpt)
+    exported = load_tool().export_backbone(ckpt, str(tmp_path / 't.pth'), 'teacher')
+    qkv = teacher.state_dict()['blocks.0.attn.qkv.weight']
+    assert qkv.dtype == torch.bfloat16
+    assert all(v.dtype == torch.float32 for v in exported['state_dict'].values())
+    assert torch.equal(exported['state_dict']['blocks.0.attn.qkv.weight'], qkv.float())

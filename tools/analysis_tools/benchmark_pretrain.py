@@ -102,9 +102,10 @@ def parse_args(argv=None):
     p.add_argument('--profile', type=int, default=0, metavar='N',
                    help='only profile N steps of each model (torch.profiler) after warm-up and '
                    'print where the time goes, then exit')
-    p.add_argument('--patch', nargs='*', default=[], choices=sorted(PATCHES),
-                   help='apply candidate optimisations to dBOT in-process (monkeypatch) before '
-                   'measuring; see PATCHES in this file')
+    p.add_argument('--teacher-weights', default='amp', choices=['amp', 'fp32', 'both'],
+                   help="dBOT's teacher weights under bf16/fp16: 'amp' = stored in the autocast "
+                   "dtype (the model's default, amp_teacher_weights=True), 'fp32' = kept in fp32 "
+                   "and cast at every forward, 'both' = one dBOT row of each (no effect in fp32)")
     p.add_argument('--mem-child', default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.precision == 'fp16' and args.device != 'cuda':
@@ -117,13 +118,13 @@ def parse_args(argv=None):
         args.memory = 'cuda'
     if min(args.num_masks) < 1:
         p.error('--num-masks values must be >= 1')
-    if 'teacher_lowp_weights' in args.patch and args.precision == 'fp32':
-        p.error('--patch teacher_lowp_weights only applies to --precision bf16/fp16')
+    if args.precision == 'fp32' and args.teacher_weights != 'amp':
+        p.error('--teacher-weights only applies to --precision bf16/fp16')
     return args
 
 
 # -------------------------------------------------------------------------------- configs
-def dbot_config(args, num_masks: int) -> dict:
+def dbot_config(args, num_masks: int, amp_teacher_weights: bool = True) -> dict:
     """dBOT's model config from configs/pretrain/dbot_vit-b.py, resized to ``args``."""
     from mmengine.config import Config
     model = Config.fromfile(DBOT_CONFIG).model.to_dict()
@@ -133,6 +134,7 @@ def dbot_config(args, num_masks: int) -> dict:
     model['teacher'].update(
         common, depth=depth if args.teacher_depth is None else args.teacher_depth)
     model['num_masks'] = num_masks
+    model['amp_teacher_weights'] = amp_teacher_weights
     return model
 
 
@@ -160,62 +162,6 @@ def mae_config(args) -> dict:
             dict(type='Xavier', layer='Linear', distribution='uniform'),
             dict(type='Constant', layer='LayerNorm', val=1.0, bias=0.0),
         ])
-
-
-# ------------------------------------------------------------- candidate optimisations
-def _patch_teacher_inference_mode():
-    """DBOT.compute_target under torch.inference_mode (no version counters / view tracking),
-    target cloned out of inference mode for the loss (autograd may save it)."""
-    from dbot_mm.models.selfsup.dbot import DBOT
-
-    def compute_target(self, inputs):
-        with torch.inference_mode():
-            target = self.teacher.forward_target(inputs)
-        return target.clone()
-
-    DBOT.compute_target = compute_target
-
-
-def _patch_head_no_repeat():
-    """DBotHead.loss: normalise the target once and broadcast it over the K masks instead of
-    materialising ``target.repeat(K, 1, 1)`` (identical values)."""
-    import torch.nn.functional as F
-    from dbot_mm.models.heads import dbot_head
-
-    def loss(self, pred, target, mask):
-        target = dbot_head.normalize_target(target, self.eps)
-        K = pred.shape[0] // target.shape[0]
-        pred = pred.float().view(K, target.shape[0], *pred.shape[1:])
-        loss = F.smooth_l1_loss(pred, target.unsqueeze(0).expand_as(pred), reduction='none',
-                                beta=self.beta).mean(-1).flatten(0, 1)
-        weight = torch.cat([mask.new_ones(mask.shape[0], 1), mask], dim=1)
-        return (loss * weight).sum() / weight.sum()
-
-    dbot_head.DBotHead.loss = loss
-
-
-def _patch_teacher_lowp_weights(model, args):
-    """Store the teacher's Linear / Conv2d weights and biases in the autocast dtype (bf16/fp16).
-    Under autocast these layers cast them to that dtype at every forward anyway (same rounding
-    as ``.to()``), so the target is bit-identical; LayerNorm, cls token and position embedding
-    stay fp32 (autocast runs layer_norm and the position add in fp32). Halves the teacher's
-    weight memory and drops a per-step cast of every teacher weight. AMP runs only."""
-    if args.precision == 'fp32':
-        raise ValueError('--patch teacher_lowp_weights needs --precision bf16/fp16')
-    dtype = torch.bfloat16 if args.precision == 'bf16' else torch.float16
-    if type(model).__name__ != 'DBOT':
-        return
-    for m in model.teacher.modules():
-        if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
-            m.to(dtype)
-
-
-# name -> (patch applied once to the classes, patch applied to every built dBOT model)
-PATCHES: Dict[str, tuple] = {
-    'teacher_inference_mode': (_patch_teacher_inference_mode, None),
-    'head_no_repeat': (_patch_head_no_repeat, None),
-    'teacher_lowp_weights': (None, _patch_teacher_lowp_weights),
-}
 
 
 # --------------------------------------------------------------------------------- build
@@ -288,15 +234,18 @@ class Bench:
         self.cfg = cfg
         self.num_masks = num_masks
         self.model = self.optim_wrapper = self.data = None
+        # dBOT under bf16/fp16 with its teacher kept in fp32 (--teacher-weights fp32/both)
+        self.teacher_fp32 = not cfg.get('amp_teacher_weights', True)
         self.round_times: List[float] = []
         self.peak_bytes: Optional[int] = None
         self.last_loss: Optional[float] = None
 
+    @property
+    def label(self) -> str:
+        return f'{self.name}(K={self.num_masks}{", teacher fp32" if self.teacher_fp32 else ""})'
+
     def setup(self, args):
         self.model = build_model(self.cfg, args.device, args.seed)
-        for name in args.patch:
-            if PATCHES[name][1] is not None and self.name == 'dBOT':
-                PATCHES[name][1](self.model, args)
         self.optim_wrapper = build_optim_wrapper(self.model, args)
         self.data = make_batch(args, args.device)
 
@@ -339,7 +288,7 @@ def time_models(benches: List[Bench], args):
         for b in (benches if r % 2 == 0 else benches[::-1]):
             b.round_times.append(statistics.fmean(run_steps(b, args.steps, args.device)))
         print(f'benchmark_pretrain: round {r + 1}/{args.repeats}: ' + ', '.join(
-            f'{b.name}(K={b.num_masks}) {b.round_times[-1]:.3f} s' for b in benches),
+            f'{b.label} {b.round_times[-1]:.3f} s' for b in benches),
             file=sys.stderr, flush=True)
     for b in benches:
         b.teardown()
@@ -409,7 +358,7 @@ def measure_memory_inprocess(bench: Bench, args, method: str) -> int:
 
 def measure_memory_subprocess(bench: Bench, argv: List[str]) -> int:
     cmd = [sys.executable, osp.abspath(__file__)] + argv + [
-        '--mem-child', f'{bench.name}:{bench.num_masks}']
+        '--mem-child', f'{bench.name}:{bench.num_masks}:{int(bench.teacher_fp32)}']
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f'memory subprocess failed:\n{proc.stderr[-3000:]}')
@@ -417,8 +366,10 @@ def measure_memory_subprocess(bench: Bench, argv: List[str]) -> int:
 
 
 def mem_child(args) -> int:
-    name, k = args.mem_child.split(':')
-    bench = Bench(name, dbot_config(args, int(k)) if name == 'dBOT' else mae_config(args), int(k))
+    name, k, teacher_fp32 = args.mem_child.split(':')
+    cfg = (dbot_config(args, int(k), not int(teacher_fp32)) if name == 'dBOT' else
+           mae_config(args))
+    bench = Bench(name, cfg, int(k))
     print(json.dumps(dict(peak_bytes=measure_memory_inprocess(bench, args, 'rss'))))
     return 0
 
@@ -444,17 +395,20 @@ def results_rows(dbots: List[Bench], mae: Bench, args) -> List[dict]:
                          per_student_sample_ratio=None)
         rows.append(dict(
             setting=(f'ViT-{args.arch}/{args.patch_size} {args.img_size}px b{args.batch} '
-                     f'{args.precision} {args.device} num_masks={b.num_masks}'),
+                     f'{args.precision} {args.device} num_masks={b.num_masks}'
+                     + (' teacher fp32' if b.teacher_fp32 else '')),
             arch=args.arch, embed_dims=dims[0], depth=dims[1], img_size=args.img_size,
             batch=args.batch, precision=args.precision, device=args.device,
             num_masks=b.num_masks, teacher_depth=b.cfg['teacher']['depth'],
+            teacher_weights=('fp32' if b.teacher_fp32 or args.precision == 'fp32' else
+                             args.precision),
             step_s_dbot=t_d, step_s_mae=t_m, **speed,
             round_times_dbot=b.round_times, round_times_mae=mae.round_times,
             peak_bytes_dbot=b.peak_bytes, peak_bytes_mae=mae.peak_bytes,
             mem_ratio=(b.peak_bytes / mae.peak_bytes
                        if b.peak_bytes and mae.peak_bytes else None),
             loss_dbot=b.last_loss, loss_mae=mae.last_loss,
-            memory_method=args.memory, patches=list(args.patch),
+            memory_method=args.memory,
             warmup=args.warmup, steps=args.steps, repeats=args.repeats,
             threads=torch.get_num_threads(), torch=torch.__version__,
             device_name=(torch.cuda.get_device_name() if args.device == 'cuda' else
@@ -480,8 +434,8 @@ def render_table(rows: List[dict]) -> str:
     lines.append(
         f"{r['device_name']}, torch {r['torch']}; warm-up {r['warmup']}, {r['repeats']} rounds "
         f"x {r['steps']} steps per model, interleaved; median; teacher depth "
-        f"{r['teacher_depth']}; memory: {r['memory_method']}"
-        + (f"; dBOT patches: {', '.join(r['patches'])}" if r['patches'] else ''))
+        f"{r['teacher_depth']}, teacher weights in the autocast dtype unless 'teacher fp32'; "
+        f"memory: {r['memory_method']}")
     return '\n'.join(lines) + '\n'
 
 
@@ -637,15 +591,14 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     import_stack()
-    for name in args.patch:
-        if PATCHES[name][0] is not None:
-            PATCHES[name][0]()
     if args.mem_child:
         return mem_child(args)
     if args.check_loss:
         return check_loss(args)
 
-    dbots = [Bench('dBOT', dbot_config(args, k), k) for k in args.num_masks]
+    amp_teacher = {'amp': [True], 'fp32': [False], 'both': [True, False]}[args.teacher_weights]
+    dbots = [Bench('dBOT', dbot_config(args, k, amp), k) for amp in amp_teacher
+             for k in args.num_masks]
     mae = Bench('MAE', mae_config(args))
     if args.profile:
         return profile_models(dbots + [mae], args)

@@ -9,6 +9,8 @@ under ``teacher.``. The output is ``{'state_dict': {backbone keys without prefix
 {'source', 'prefix', 'converted_from', 'epoch'?}}``: no optimizer, no message hub, nothing but
 tensors, strings and numbers, so ``torch.load(weights_only=True)`` reads it and a downstream
 config loads it with ``init_cfg=dict(type='Pretrained', checkpoint=OUT, prefix='')``.
+Floating-point tensors are written in fp32: a teacher trained under AMP holds its matmul weights
+in fp16/bf16 (``DBOT.amp_teacher_weights``), and every backbone file gets one dtype.
 """
 import argparse
 import os
@@ -50,7 +52,9 @@ def export_backbone(checkpoint: str, out: str, source: str = 'student') -> dict:
     if isinstance(epoch, int):
         meta['epoch'] = epoch
     result = dict(
-        state_dict=OrderedDict((k, v.detach().clone().contiguous()) for k, v in backbone.items()),
+        state_dict=OrderedDict(
+            (k, (v.float() if v.is_floating_point() else v).detach().clone().contiguous())
+            for k, v in backbone.items()),
         meta=meta)
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     torch.save(result, out)

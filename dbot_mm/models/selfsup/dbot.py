@@ -49,6 +49,13 @@ class DBOT(BaseSelfSupervisor):
         mask_ratio: fraction of masked patches (0.75).
         num_masks: K independent masks of the student per teacher forward (our extension; 1 is
             the paper). The loss is the mean over the K masks.
+        amp_teacher_weights: under autocast (AMP), keep the frozen teacher's Linear / Conv2d
+            weights and biases in the autocast dtype. Autocast casts them to that dtype at every
+            forward anyway (same rounding), so the target is bit-identical, while the teacher's
+            weight memory halves and the per-step cast is gone. Checkpoints then hold these
+            teacher weights in fp16/bf16 (the same values the teacher computes with); the fp32
+            student of each stage is in its ``dbot_stage{k}_epoch_{N}.pth`` snapshot. No effect
+            without autocast.
     """
 
     def __init__(self,
@@ -58,6 +65,7 @@ class DBOT(BaseSelfSupervisor):
                  teacher: dict,
                  mask_ratio: float = 0.75,
                  num_masks: int = 1,
+                 amp_teacher_weights: bool = True,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         student = MODELS.build(backbone)
@@ -71,6 +79,7 @@ class DBOT(BaseSelfSupervisor):
         if num_masks < 1:
             raise ValueError(f'DBOT: num_masks must be >= 1, got {num_masks}')
         self.num_masks = num_masks
+        self.amp_teacher_weights = amp_teacher_weights
 
     @staticmethod
     def _freeze(module: nn.Module) -> nn.Module:
@@ -136,12 +145,34 @@ class DBOT(BaseSelfSupervisor):
     def extract_feat(self, inputs: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         return self.backbone(inputs)
 
+    @torch.no_grad()
+    def _match_teacher_to_autocast(self, device_type: str) -> None:
+        """Store the teacher's matmul weights in the autocast dtype (see ``amp_teacher_weights``).
+
+        Runs outside inference mode: the weights stay ordinary tensors that the bootstrap copy
+        and checkpoint loading update in place.
+        """
+        current = self.teacher.patch_embed.proj.weight.dtype
+        autocast = torch.is_autocast_enabled(device_type)
+        dtype = torch.get_autocast_dtype(device_type) if autocast else torch.float32
+        if current == dtype or (current == torch.float32 and not self.amp_teacher_weights):
+            return
+        if current != torch.float32:
+            raise RuntimeError(
+                f'DBOT: the teacher holds {current} weights (amp_teacher_weights under AMP) but '
+                f'this forward runs with {dtype if autocast else "no autocast"}; keep one AMP '
+                f'dtype for the whole run or set model.amp_teacher_weights=False')
+        for m in self.teacher.modules():
+            if isinstance(m, (nn.Linear, nn.Conv2d)):
+                m.to(dtype)
+
     def compute_target(self, inputs: torch.Tensor) -> torch.Tensor:
-        """The teacher's tokens (B, 1 + L, C_t) on the full image, in the autocast dtype.
+        """The teacher's tokens (B, 1 + L, C_t) on the full image (matmuls in the autocast dtype).
 
         Inference mode: no graph, no saved activations, no version counters. The result is an
         inference tensor; the loss normalises it (fp32) into an ordinary tensor before use.
         """
+        self._match_teacher_to_autocast(inputs.device.type)
         with torch.inference_mode():
             return self.teacher.forward_target(inputs)
 

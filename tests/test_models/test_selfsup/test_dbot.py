@@ -1,6 +1,7 @@
 """The DBOT self-supervisor: teacher frozen and in eval mode, targets, masking, K masks."""
 from pathlib import Path
 
+import pytest
 import torch
 from mmengine.optim import build_optim_wrapper
 from mmpretrain.registry import MODELS
@@ -11,11 +12,12 @@ from dbot_mm.models import random_masking
 REPO = Path(__file__).resolve().parents[3]
 
 
-def tiny_dbot(teacher_depth=0, teacher_dims=32, num_masks=1, **teacher_kw):
+def tiny_dbot(teacher_depth=0, teacher_dims=32, num_masks=1, amp_teacher_weights=True,
+              **teacher_kw):
     vit = dict(type='DBotViT', arch='tiny', embed_dims=32, num_heads=2, img_size=32,
                patch_size=8)
     return MODELS.build(dict(
-        type='DBOT', num_masks=num_masks,
+        type='DBOT', num_masks=num_masks, amp_teacher_weights=amp_teacher_weights,
         backbone=dict(vit, depth=2, drop_path_rate=0.1),
         neck=dict(type='DBotDecoder', decoder_embed_dims=32, decoder_depth=1,
                   decoder_num_heads=2),
@@ -133,3 +135,63 @@ def test_vit_b_forward_backward_at_224():
     assert torch.isfinite(loss)
     assert model.neck.decoder_pred.out_features == 768
     assert model.backbone.patch_embed.proj.weight.grad is not None
+
+
+def _matmul_weight_dtypes(module):
+    return {p.dtype for m in module.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))
+            for p in m.parameters(recurse=False)}
+
+
+def test_amp_teacher_weights_give_a_bit_identical_target():
+    """Under autocast the teacher's Linear/Conv weights are stored in the autocast dtype: the
+    target (and the loss) are bit-identical to an fp32-weight teacher cast at every forward, the
+    norms / position / CLS stay fp32, and bootstrap + checkpoint round trip keep it exact."""
+    torch.manual_seed(0)
+    amp, ref = tiny_dbot(teacher_depth=2), tiny_dbot(teacher_depth=2, amp_teacher_weights=False)
+    amp.init_weights()
+    ref.load_state_dict(amp.state_dict())
+    amp.eval(), ref.eval()  # no drop path
+    x = torch.randn(3, 3, 32, 32)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        t_amp, t_ref = amp.compute_target(x), ref.compute_target(x)
+        assert torch.equal(t_amp, t_ref)
+        torch.manual_seed(1)
+        loss_amp = amp.loss(x, [])['loss']
+        torch.manual_seed(1)
+        loss_ref = ref.loss(x, [])['loss']
+    assert torch.equal(loss_amp, loss_ref)
+    assert _matmul_weight_dtypes(amp.teacher) == {torch.bfloat16}
+    assert _matmul_weight_dtypes(ref.teacher) == {torch.float32}
+    for name in ('cls_token', 'pos_embed', 'blocks.0.norm1.weight', 'norm.weight'):
+        assert amp.teacher.state_dict()[name].dtype == torch.float32, name
+    assert all(not p.requires_grad and not p.is_inference() for p in amp.teacher.parameters())
+
+    # stage boundary: teacher <- fp32 student, rounded once as autocast would
+    with torch.no_grad():
+        for model in (amp, ref):
+            for p in model.backbone.parameters():
+                p.add_(0.01)
+    amp.bootstrap(), ref.bootstrap()
+    ref.backbone.load_state_dict(amp.backbone.state_dict())
+    ref.neck.load_state_dict(amp.neck.state_dict())
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        assert torch.equal(amp.compute_target(x), ref.compute_target(x))
+
+    # checkpoint (bf16 teacher weights) -> fresh fp32 model: same target under autocast
+    resumed = tiny_dbot(teacher_depth=2)
+    resumed.load_state_dict(amp.state_dict())
+    assert _matmul_weight_dtypes(resumed.teacher) == {torch.float32}
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        assert torch.equal(resumed.compute_target(x), ref.compute_target(x))
+
+
+def test_amp_teacher_weights_need_autocast_for_the_whole_run():
+    model = tiny_dbot(teacher_depth=2)
+    model.init_weights()
+    x = torch.randn(2, 3, 32, 32)
+    model.compute_target(x)  # fp32 run: nothing changes
+    assert _matmul_weight_dtypes(model.teacher) == {torch.float32}
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        model.compute_target(x)
+    with pytest.raises(RuntimeError, match='amp_teacher_weights'):
+        model.compute_target(x)
