@@ -23,7 +23,8 @@ def run_tool(args, cwd):
 def test_table_both_models_and_ratios(tmp_path):
     out = tmp_path / 'bench.json'
     proc = run_tool(TINY + ['--warmup', '1', '--steps', '1', '--repeats', '2',
-                            '--num-masks', '1', '2', '--out', str(out)], tmp_path)
+                            '--num-masks', '1', '2', '--peak-tflops', '0.05', '--out', str(out)],
+                    tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith('|')]
     header = lines[0]
@@ -32,6 +33,8 @@ def test_table_both_models_and_ratios(tmp_path):
         assert col in header
     rows = lines[2:]
     assert len(rows) == 2
+    mfu_line = [ln for ln in proc.stdout.splitlines() if ln.startswith('model FLOPs')]
+    assert len(mfu_line) == 1 and 'dBOT(K=1)' in mfu_line[0] and 'MAE' in mfu_line[0]
     assert 'num_masks=1' in rows[0] and 'num_masks=2' in rows[1]
     for row in rows:
         cells = [c.strip() for c in row.strip('|').split('|')]
@@ -48,8 +51,15 @@ def test_table_both_models_and_ratios(tmp_path):
         assert len(r['round_times_dbot']) == len(r['round_times_mae']) == 2
         assert r['loss_dbot'] > 0 and r['loss_mae'] > 0
         assert r['peak_bytes_dbot'] > 0 and r['peak_bytes_mae'] > 0
-        # the teacher's weights (no grads, no AdamW state) are the extra memory of dBOT
         assert r['teacher_depth'] == 12
+        # MFU from FlopCounterMode: dBOT's step has the teacher forward on top of MAE's FLOPs
+        assert r['gflop_per_step_dbot'] > r['gflop_per_step_mae'] > 0
+        assert math.isclose(r['mfu_dbot'], r['gflop_per_step_dbot'] / r['step_s_dbot'] / 50,
+                            rel_tol=1e-9)
+    # K=2: the second mask adds a student + decoder step (about MAE's), not a teacher forward
+    k1, k2 = results
+    extra = k2['gflop_per_step_dbot'] - k1['gflop_per_step_dbot']
+    assert 0.8 * k1['gflop_per_step_mae'] < extra < 1.02 * k1['gflop_per_step_mae']
 
 
 def load_tool():

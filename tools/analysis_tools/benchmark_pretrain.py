@@ -16,6 +16,11 @@ steps of every model in turn (the order alternates between rounds) so that machi
 both alike. Reported: median over rounds of the mean step time; the dBOT/MAE ratio is the median
 of the per-round ratios (each dBOT round against the MAE round next to it).
 
+Model FLOPs utilisation (MFU): with ``--peak-tflops`` (or on a known GPU in bf16/fp16, whose
+dense peak is looked up by name), one extra step of each model runs under torch's
+``FlopCounterMode`` (matmul, convolution and attention FLOPs of forward + backward, dBOT's teacher
+forward included) and MFU = FLOPs per step / step time / peak.
+
 Memory: CUDA: ``torch.cuda.max_memory_allocated`` over building the model, one warm-up and one
 measured step, minus what was allocated before (weights + grads + AdamW state + activations).
 CPU (``--memory profiler``, default): the same quantity from the torch profiler's allocator events
@@ -90,6 +95,9 @@ def parse_args(argv=None):
     p.add_argument('--memory', default='auto', choices=['auto', 'profiler', 'rss', 'none'],
                    help='peak memory method: auto = cuda allocator on CUDA, profiler on CPU')
     p.add_argument('--threads', type=int, default=None, help='torch.set_num_threads (CPU)')
+    p.add_argument('--peak-tflops', type=float, default=None,
+                   help='peak TFLOP/s of the device in --precision, for the MFU line (default: '
+                   'looked up for known GPUs in bf16/fp16, else no MFU)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', default=None, help='also write the results (.json or .md)')
     p.add_argument('--check-loss', action='store_true',
@@ -118,9 +126,23 @@ def parse_args(argv=None):
         args.memory = 'cuda'
     if min(args.num_masks) < 1:
         p.error('--num-masks values must be >= 1')
+    if args.peak_tflops is None and args.device == 'cuda' and args.precision != 'fp32':
+        args.peak_tflops = gpu_peak_tflops(torch.cuda.get_device_name())
     if args.precision == 'fp32' and args.teacher_weights != 'amp':
         p.error('--teacher-weights only applies to --precision bf16/fp16')
     return args
+
+
+# dense bf16/fp16 tensor-core peak (TFLOP/s, no sparsity) from the vendors' data sheets
+GPU_PEAK_TFLOPS = [('H200', 989.4), ('H100 PCIe', 756.0), ('H100', 989.4), ('A100', 312.0),
+                   ('L40S', 362.1), ('A6000', 154.8), ('V100', 125.0)]
+
+
+def gpu_peak_tflops(name: str) -> Optional[float]:
+    for key, peak in GPU_PEAK_TFLOPS:
+        if key in name:
+            return peak
+    return None
 
 
 # -------------------------------------------------------------------------------- configs
@@ -238,6 +260,7 @@ class Bench:
         self.teacher_fp32 = not cfg.get('amp_teacher_weights', True)
         self.round_times: List[float] = []
         self.peak_bytes: Optional[int] = None
+        self.gflop_per_step: Optional[float] = None
         self.last_loss: Optional[float] = None
 
     @property
@@ -284,6 +307,9 @@ def time_models(benches: List[Bench], args):
         b.setup(args)
     for b in benches:
         run_steps(b, args.warmup, args.device)
+    if args.peak_tflops:
+        for b in benches:
+            b.gflop_per_step = count_flops(b)['total']
     for r in range(args.repeats):
         for b in (benches if r % 2 == 0 else benches[::-1]):
             b.round_times.append(statistics.fmean(run_steps(b, args.steps, args.device)))
@@ -379,6 +405,13 @@ def fmt_bytes(n: Optional[int]) -> str:
     return 'n/a' if n is None else f'{n / 2**20:.0f} MiB'
 
 
+def mfu(gflop: Optional[float], step_s: Optional[float],
+        peak_tflops: Optional[float]) -> Optional[float]:
+    if not (gflop and step_s and peak_tflops):
+        return None
+    return gflop / step_s / (peak_tflops * 1e3)
+
+
 def results_rows(dbots: List[Bench], mae: Bench, args) -> List[dict]:
     rows = []
     dims = ARCHS[args.arch]
@@ -397,7 +430,8 @@ def results_rows(dbots: List[Bench], mae: Bench, args) -> List[dict]:
             setting=(f'ViT-{args.arch}/{args.patch_size} {args.img_size}px b{args.batch} '
                      f'{args.precision} {args.device} num_masks={b.num_masks}'
                      + (' teacher fp32' if b.teacher_fp32 else '')),
-            arch=args.arch, embed_dims=dims[0], depth=dims[1], img_size=args.img_size,
+            label=b.label, arch=args.arch, embed_dims=dims[0], depth=dims[1],
+            img_size=args.img_size,
             batch=args.batch, precision=args.precision, device=args.device,
             num_masks=b.num_masks, teacher_depth=b.cfg['teacher']['depth'],
             teacher_weights=('fp32' if b.teacher_fp32 or args.precision == 'fp32' else
@@ -408,6 +442,9 @@ def results_rows(dbots: List[Bench], mae: Bench, args) -> List[dict]:
             mem_ratio=(b.peak_bytes / mae.peak_bytes
                        if b.peak_bytes and mae.peak_bytes else None),
             loss_dbot=b.last_loss, loss_mae=mae.last_loss,
+            gflop_per_step_dbot=b.gflop_per_step, gflop_per_step_mae=mae.gflop_per_step,
+            peak_tflops=args.peak_tflops, mfu_dbot=mfu(b.gflop_per_step, t_d, args.peak_tflops),
+            mfu_mae=mfu(mae.gflop_per_step, t_m, args.peak_tflops),
             memory_method=args.memory,
             warmup=args.warmup, steps=args.steps, repeats=args.repeats,
             threads=torch.get_num_threads(), torch=torch.__version__,
@@ -420,6 +457,7 @@ def render_table(rows: List[dict]) -> str:
     head = ('| setting | img/s dBOT | img/s MAE | step time dBOT/MAE | per student sample '
             'dBOT/MAE | peak mem dBOT | peak mem MAE | mem dBOT/MAE |')
     lines = [head, '|' + '---|' * 8]
+
     def num(v, digits):
         return 'n/a' if v is None else f'{v:.{digits}f}'
 
@@ -430,6 +468,13 @@ def render_table(rows: List[dict]) -> str:
             f"{fmt_bytes(r['peak_bytes_dbot'])} | {fmt_bytes(r['peak_bytes_mae'])} | "
             f"{num(r['mem_ratio'], 3)} |")
     r = rows[0]
+    if r['mfu_mae'] is not None:
+        lines.append('')
+        lines.append(
+            f"model FLOPs utilisation at {r['peak_tflops']:g} TFLOP/s peak ({r['precision']}): "
+            + ', '.join(f"{row['label']} {100 * row['mfu_dbot']:.1f} % "
+                        f"({row['gflop_per_step_dbot']:.0f} GFLOP/step)" for row in rows)
+            + f", MAE {100 * r['mfu_mae']:.1f} % ({r['gflop_per_step_mae']:.0f} GFLOP/step)")
     lines.append('')
     lines.append(
         f"{r['device_name']}, torch {r['torch']}; warm-up {r['warmup']}, {r['repeats']} rounds "

@@ -3,7 +3,8 @@
 model = dict(
     type='DBOT',
     mask_ratio=0.75,
-    num_masks=1,
+    num_masks=1,  # K student masks per teacher forward: our extension, 1 = the paper
+    amp_teacher_weights=True,  # under AMP the frozen teacher's matmul weights are fp16/bf16
     data_preprocessor=dict(
         type='SelfSupDataPreprocessor',
         mean=[123.675, 116.28, 103.53],
