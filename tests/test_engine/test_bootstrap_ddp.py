@@ -1,20 +1,23 @@
 """Under DDP (2 CPU processes, gloo) the bootstrapped teacher and the re-initialised student are
-identical on every rank (the official code diverges here)."""
+identical on every rank (the official code diverges here), also under autocast where the teacher
+holds bf16 matmul weights."""
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 HERE = Path(__file__).resolve().parent
 
 
-def test_ranks_identical_after_boundary(tmp_path, imagenet_root):
-    env = dict(os.environ, OMP_NUM_THREADS='1', MASTER_PORT='29531')
+@pytest.mark.parametrize('precision,port', [('fp32', 29531), ('bf16', 29532)])
+def test_ranks_identical_after_boundary(tmp_path, imagenet_root, precision, port):
+    env = dict(os.environ, OMP_NUM_THREADS='1', MASTER_PORT=str(port))
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
-           '--master_port=29531', str(HERE / 'ddp_bootstrap_main.py'), str(tmp_path),
-           str(imagenet_root)]
+           f'--master_port={port}', str(HERE / 'ddp_bootstrap_main.py'), str(tmp_path),
+           str(imagenet_root), precision]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     r0 = torch.load(tmp_path / 'rank0.pth', weights_only=True)
@@ -23,3 +26,8 @@ def test_ranks_identical_after_boundary(tmp_path, imagenet_root):
     assert any(k.startswith('teacher.blocks.') for k in r0)  # the boundary was crossed
     for k in r0:
         assert torch.equal(r0[k], r1[k]), k
+    teacher_dtype = torch.bfloat16 if precision == 'bf16' else torch.float32
+    assert r0['teacher.blocks.0.attn.qkv.weight'].dtype == teacher_dtype
+    assert r0['teacher.blocks.0.norm1.weight'].dtype == torch.float32
+    assert r0['backbone.blocks.0.attn.qkv.weight'].dtype == torch.float32
+    assert torch.isfinite(r0['backbone.blocks.0.attn.qkv.weight']).all()
