@@ -1,18 +1,15 @@
 """Run by torchrun with 2 CPU processes: a tiny dBOT run across a boundary, then every rank
 saves its student, decoder and teacher for the test to compare.
 
-``bf16``: the steps run under ``torch.autocast('cpu', bfloat16)`` (mmengine's AmpOptimWrapper is
-GPU-only), so the teacher switches to bf16 matmul weights after DDP was built (AMP teacher
-weights) and is re-made from the student at the boundary.
+``bf16``: the steps run under ``torch.autocast('cpu', bfloat16)`` (``AutocastOptimWrapper``;
+mmengine's AmpOptimWrapper is GPU-only), so the teacher switches to bf16 matmul weights after DDP
+was built (AMP teacher weights) and is re-made from the student at the boundary.
 """
-import contextlib
 import os
 import sys
 
 import torch
 from mmengine.dist import get_rank
-from mmengine.optim import OptimWrapper
-from mmengine.registry import OPTIM_WRAPPERS
 
 from dbot_mm.utils.launch import adapt_to_device, build_runner
 
@@ -20,21 +17,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tiny_pretrain import tiny_cfg  # noqa: E402
 
 
-@OPTIM_WRAPPERS.register_module()
-class CPUBf16OptimWrapper(OptimWrapper):
-    """OptimWrapper whose forward context is CPU autocast in bf16 (test only)."""
-
-    @contextlib.contextmanager
-    def optim_context(self, model):
-        with super().optim_context(model), torch.autocast('cpu', dtype=torch.bfloat16):
-            yield
-
-
 def main(work_dir, data_root, precision='fp32'):
     cfg = tiny_cfg(work_dir, data_root, stage_epochs=[0, 1, 2], launcher='pytorch')
     cfg.train_dataloader.batch_size = 8
     if precision == 'bf16':
-        cfg.optim_wrapper.type = 'CPUBf16OptimWrapper'
+        cfg.optim_wrapper.update(type='AutocastOptimWrapper', device_type='cpu', dtype='bfloat16')
     adapt_to_device(cfg)  # gloo and CPU DDP where there is no CUDA
     runner = build_runner(cfg)
     runner.train()

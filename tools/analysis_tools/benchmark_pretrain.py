@@ -8,8 +8,8 @@ deep as the student, i.e. ViT-B stage 1 or any later stage), MAE as mmpretrain's
 ``PixelReconstructionLoss``) with the same encoder. A training step is ``model.train_step(data,
 optim_wrapper)`` exactly as mmengine's loop runs it: data preprocessor, ``loss()``, backward,
 AdamW step, zero_grad (mmengine ``OptimWrapper``; ``AmpOptimWrapper`` on CUDA for bf16/fp16; on
-CPU bf16 is ``torch.autocast('cpu', dtype=torch.bfloat16)`` around preprocessor + loss, for both
-models alike). No grad clipping for either model.
+CPU bf16 is dbot_mm's ``AutocastOptimWrapper``: ``torch.autocast('cpu', dtype=torch.bfloat16)``
+around preprocessor + loss, for both models alike). No grad clipping for either model.
 
 Timing: after ``--warmup`` steps of every model, ``--repeats`` rounds, each timing ``--steps``
 steps of every model in turn (the order alternates between rounds) so that machine noise hits
@@ -37,7 +37,6 @@ Examples:
     python tools/analysis_tools/benchmark_pretrain.py --profile 2    # where the time goes
 """
 import argparse
-import contextlib
 import copy
 import gc
 import json
@@ -206,37 +205,20 @@ def build_model(cfg: dict, device: str, seed: int):
     return model
 
 
-class AutocastOptimWrapper:
-    """Factory of an mmengine OptimWrapper whose ``optim_context`` also enters
-    ``torch.autocast(device, dtype)``: mmengine's AmpOptimWrapper is GPU-only."""
-
-    @staticmethod
-    def build(optimizer, device: str, dtype):
-        from mmengine.optim import OptimWrapper
-
-        class _Wrapper(OptimWrapper):
-
-            @contextlib.contextmanager
-            def optim_context(self, model):
-                with super().optim_context(model), torch.autocast(device, dtype=dtype):
-                    yield
-
-        return _Wrapper(optimizer=optimizer)
-
-
 def build_optim_wrapper(model, args):
     """Same AdamW as dBOT's schedule (betas 0.9/0.95, wd 0.05) for both models, no grad clip."""
     from mmengine.optim import AmpOptimWrapper, OptimWrapper
+
+    from dbot_mm.engine.optimizers import AutocastOptimWrapper
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=1.5e-4 * args.batch / 256,
         betas=(0.9, 0.95), weight_decay=0.05)
     if args.precision == 'fp32':
         return OptimWrapper(optimizer=optimizer)
-    dtype = torch.bfloat16 if args.precision == 'bf16' else torch.float16
+    dtype = 'bfloat16' if args.precision == 'bf16' else 'float16'
     if args.device == 'cuda':
-        return AmpOptimWrapper(optimizer=optimizer, loss_scale='dynamic',
-                               dtype='bfloat16' if args.precision == 'bf16' else 'float16')
-    return AutocastOptimWrapper.build(optimizer, 'cpu', dtype)
+        return AmpOptimWrapper(optimizer=optimizer, loss_scale='dynamic', dtype=dtype)
+    return AutocastOptimWrapper(optimizer=optimizer, device_type='cpu', dtype=dtype)
 
 
 def make_batch(args, device: str, seed: int = 1234) -> dict:
