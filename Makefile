@@ -1,4 +1,4 @@
-# dbot_mm: `make demo` runs the whole pipeline on generated data, `make test` the test suite.
+# dbot_mm: `make demo` runs the whole pipeline on generated data, `make test` lint + the test suite.
 # Both set the environment up on first use (tools/setup_env.sh: .venv, mmcv wheel cache).
 VENV ?= $(or $(DBOT_MM_VENV),$(CURDIR)/.venv)
 PY := $(VENV)/bin/python
@@ -7,13 +7,23 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?= -n 2 --dist loadfile
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
+LINT_PATHS := dbot_mm tools tests configs
 
-.PHONY: setup test demo clean-demo
+.PHONY: setup lint format test demo clean-demo
 
 setup:
 	@DBOT_MM_VENV=$(VENV) bash tools/setup_env.sh
 
-test: setup
+# OpenMMLab's flake8 + isort (as ruff rules, pyproject.toml) and yapf (setup.cfg [yapf]).
+lint: setup
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/yapf --diff --recursive --parallel --exclude 'tests/data/*' $(LINT_PATHS)
+
+format: setup
+	$(VENV)/bin/ruff check --fix --select I $(LINT_PATHS)
+	$(VENV)/bin/yapf --in-place --recursive --parallel --exclude 'tests/data/*' $(LINT_PATHS)
+
+test: setup lint
 	$(PY) -m pytest tests -q -p no:cacheprovider $(PYTEST_ARGS)
 
 demo: setup

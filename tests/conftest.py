@@ -15,19 +15,19 @@ def synthetic_dir(tmp_path_factory):
 
 @pytest.fixture(scope='session')
 def imagenet_data(synthetic_dir):
-    from dbot_mm.datasets import make_imagenet
+    from dbot_mm.testing import make_imagenet
     return make_imagenet(synthetic_dir / 'imagenet')
 
 
 @pytest.fixture(scope='session')
 def coco_data(synthetic_dir):
-    from dbot_mm.datasets import make_coco
+    from dbot_mm.testing import make_coco
     return make_coco(synthetic_dir / 'coco')
 
 
 @pytest.fixture(scope='session')
 def ade_data(synthetic_dir):
-    from dbot_mm.datasets import make_ade20k
+    from dbot_mm.testing import make_ade20k
     return make_ade20k(synthetic_dir / 'ade')
 
 

@@ -124,7 +124,7 @@ def progress(work_dir):
 
 
 def make_data(root):
-    from dbot_mm.datasets import make_ade20k, make_coco, make_imagenet
+    from dbot_mm.testing import make_ade20k, make_coco, make_imagenet
     log(f'generating datasets under {root}')
     roots = dict(imagenet=osp.join(root, 'imagenet'), coco=osp.join(root, 'coco'),
                  ade=osp.join(root, 'ade'))

@@ -3,6 +3,8 @@
 #   tools/dist_train.sh CONFIG GPUS [train.py args]
 # Several nodes: set NNODES, NODE_RANK, MASTER_ADDR and PORT on each node.
 # Without CUDA the processes use the gloo backend (see dbot_mm/utils/launch.py).
+# SIGTERM to torchrun reaches every training process (torchrun kills them 30 s later): they save
+# a checkpoint after the current iteration and exit with code 75; continue with --resume.
 set -euo pipefail
 
 if [ $# -lt 2 ]; then

@@ -5,7 +5,8 @@
 # Idempotent: a second run checks a stamp and the imports and returns in seconds.
 # The mmcv wheel (PyPI has only its source for torch 2.x) is built once and cached outside the repo:
 #   ${DBOT_MM_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dbot_mm/wheels}/<key>/mmcv-*.whl
-# Variables: DBOT_MM_VENV (default <repo>/.venv), PYTHON (default python3), MAX_JOBS (mmcv build).
+# Variables: DBOT_MM_VENV (default <repo>/.venv), PYTHON (default python3), MAX_JOBS (mmcv build;
+# default: all cores - plain nproc would obey the OMP_NUM_THREADS=1 that the Makefile exports).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,7 +28,7 @@ case "$PYVER" in
   *) die "Python $PYVER is not supported (mmcv $MMCV_VERSION / mmdet 3.3 need Python 3.9-3.12)";;
 esac
 
-STAMP_SRC=$(cat "$ROOT/setup.cfg" "$ROOT/tools/setup_env.sh" | sha1sum | cut -c1-16)
+STAMP_SRC=$(cat "$ROOT/setup.cfg" "$ROOT/tools/setup_env.sh" "$ROOT/tools/constraints.txt" | sha1sum | cut -c1-16)
 STAMP=$VENV/.dbot_mm_setup
 
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$STAMP_SRC" ] && \
@@ -41,15 +42,14 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV" || die "could not create a venv with '$PYTHON -m venv' (install python3-venv)"
 fi
 PY=$VENV/bin/python
-# Constraints for every pip call: mmcv/mmengine import pkg_resources (gone in setuptools >= 81) and
-# torch would otherwise pull the newest setuptools.
-CONSTRAINTS=$VENV/dbot_mm_constraints.txt
-printf 'setuptools<81\n' > "$CONSTRAINTS"
+# Constraints for every pip call: the pinned versions of tools/constraints.txt (setuptools < 81
+# among them: mmcv/mmengine import pkg_resources, and torch would otherwise pull the newest).
+CONSTRAINTS=$ROOT/tools/constraints.txt
 pipi() { "$PY" -m pip install --disable-pip-version-check --progress-bar off -c "$CONSTRAINTS" "$@" \
   || die "pip install $* failed (are the package registries reachable?)"; }
 
-say "installing build tools (setuptools<81: mmcv and mmengine import pkg_resources)"
-pipi -q "setuptools<81" wheel ninja
+say "installing build tools (pinned in tools/constraints.txt)"
+pipi -q setuptools wheel ninja
 say "installing torch $TORCH_VERSION and torchvision $TORCHVISION_VERSION (large download on a fresh machine)"
 pipi -q "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
 
@@ -69,9 +69,9 @@ if [ -z "$WHEEL" ]; then
   # torch >= 2.10 headers need C++20; mmcv's setup.py hard-codes c++14/c++17.
   sed -i -e 's/-std=c++14/-std=c++20/g' -e 's/-std=c++17/-std=c++20/g' "$SRC/setup.py"
   if [ "$CUDA_TAG" != cpu ]; then export FORCE_CUDA=1; fi
-  (cd "$SRC" && MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} "$PY" -m pip wheel -v --no-build-isolation --no-deps -c "$CONSTRAINTS" \
+  (cd "$SRC" && MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(OMP_NUM_THREADS= nproc)} "$PY" -m pip wheel -v --no-build-isolation --no-deps -c "$CONSTRAINTS" \
       --disable-pip-version-check . -w "$BUILD/dist" 2>&1 | \
-      grep --line-buffered -E '^\[[0-9]+/[0-9]+\]|error|Error' | sed -u 's/^\(.\{160\}\).*/\1/') \
+      grep --line-buffered -E '\[[0-9]+/[0-9]+\]|error|Error' | sed -u 's/^\(.\{160\}\).*/\1/') \
     || die "building mmcv $MMCV_VERSION failed (see the output above)"
   ls "$BUILD"/dist/mmcv-*.whl >/dev/null 2>&1 || die "building mmcv $MMCV_VERSION produced no wheel"
   mkdir -p "$WHEEL_DIR"

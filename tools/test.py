@@ -5,10 +5,10 @@
     tools/dist_test.sh CONFIG CHECKPOINT GPUS [...]
 """
 import argparse
-
-from mmengine.evaluator import DumpResults
+import os.path as osp
 
 import dbot_mm  # noqa: F401  (registers models, hooks, datasets, metrics)
+from dbot_mm.evaluation import build_dump_metric
 from dbot_mm.utils.data_root import DataRootError, check_data_root
 from dbot_mm.utils.launch import (LaunchError, add_common_args, build_runner,
                                   load_config, merge_test_args, parse_args)
@@ -21,7 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         '--out',
         help='dump the predictions to this pickle file (.pkl) for offline '
-        'evaluation')
+        'evaluation: scores and labels (mmpretrain), boxes, scores, labels '
+        'and RLE masks (mmdet), label maps (mmseg)')
     parser.add_argument(
         '--show-dir',
         help='draw the predictions and save the images to this directory '
@@ -34,7 +35,9 @@ def main():
     parser = build_parser()
     args = parse_args(parser)
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
-        parser.error('--out must be a .pkl or .pickle file')
+        parser.error(f"--out '{args.out}' must end with .pkl or .pickle")
+    if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
+        parser.error(f"checkpoint '{args.checkpoint}' does not exist")
     try:
         cfg = load_config(args, merge_test_args)
         check_data_root(cfg, ('test_dataloader',))
@@ -43,7 +46,7 @@ def main():
     runner = build_runner(cfg)
     if args.out is not None:
         runner.test_evaluator.metrics.append(
-            DumpResults(out_file_path=args.out))
+            build_dump_metric(cfg.get('default_scope'), args.out))
     runner.test()
 
 

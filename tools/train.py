@@ -3,13 +3,21 @@
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [PATH]] [--amp]
     tools/dist_train.sh CONFIG GPUS [...]        # torchrun, any number of nodes
+
+Every run writes its checkpoints atomically, saves and exits with code 75 on SIGTERM (continue
+with ``--resume``; ``tools/slurm_train.sh --requeue`` does it), and stops with exit code 1 and one
+line at the first non-finite loss when no loss scaler handles it (see prepare_training in
+dbot_mm/utils/launch.py).
 """
 import argparse
+import sys
 
 import dbot_mm  # noqa: F401  (registers models, hooks, datasets, metrics)
+from dbot_mm.engine.hooks import NonFiniteLossError
 from dbot_mm.utils.data_root import DataRootError, check_data_root
 from dbot_mm.utils.launch import (LaunchError, add_common_args, build_runner,
-                                  load_config, merge_train_args, parse_args)
+                                  load_config, merge_train_args, parse_args,
+                                  prepare_training)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,12 +53,16 @@ def main():
     args = parse_args(parser)
     try:
         cfg = load_config(args, merge_train_args)
+        prepare_training(cfg)
         check_data_root(cfg, ('train_dataloader',) if args.no_validate else
                         ('train_dataloader', 'val_dataloader'))
     except (LaunchError, DataRootError) as err:
         parser.error(str(err))
     runner = build_runner(cfg)
-    runner.train()
+    try:
+        runner.train()
+    except NonFiniteLossError as err:
+        sys.exit(f'train.py: {err}')
 
 
 if __name__ == '__main__':

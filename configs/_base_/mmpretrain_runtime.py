@@ -1,24 +1,8 @@
-# Runtime of the mmpretrain-scope configs: ImageNet fine-tuning, linear probe, dBOT pretraining.
-default_scope = 'mmpretrain'
+# Runtime of the mmpretrain-scope configs (ImageNet fine-tuning, linear probe, dBOT pretraining):
+# mmpretrain's default runtime with dbot_mm registered, the 3 latest checkpoints kept, a log
+# window of 10 iterations and a fixed seed that differs per rank.
+_base_ = 'mmpretrain::_base_/default_runtime.py'
 custom_imports = dict(imports=['dbot_mm'], allow_failed_imports=False)
-
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=100),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='VisualizationHook', enable=False),
-)
-env_cfg = dict(
-    cudnn_benchmark=False,
-    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'),
-)
-vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
+default_hooks = dict(checkpoint=dict(max_keep_ckpts=3))
 log_processor = dict(window_size=10)
-log_level = 'INFO'
-load_from = None
-resume = False
-randomness = dict(seed=0, diff_rank_seed=True)
+randomness = dict(_delete_=True, seed=0, diff_rank_seed=True)

@@ -15,18 +15,11 @@ _base_ = [
 model = dict(
     type='ImageClassifier',
     data_preprocessor=dict(
-        num_classes=1000,
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
+        num_classes=1000, mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
         to_rgb=True),
     backbone=dict(
-        type='DBotViT',
-        arch='base',
-        img_size=224,
-        patch_size=16,
-        drop_path_rate=0.,
-        out_type='cls_token',
-        final_norm=True,
+        type='DBotViT', arch='base', img_size=224, patch_size=16, drop_path_rate=0.,
+        out_type='cls_token', final_norm=True,
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix=pretrained_prefix)),
     neck=dict(type='ClsBatchNormNeck', input_features=768),
     head=dict(

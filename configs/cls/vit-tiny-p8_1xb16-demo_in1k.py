@@ -4,7 +4,6 @@
 # lr stays 3e-4 at batch 16 (auto_scale_lr base 16), not 3e-4 x 16 / 1024.
 _base_ = './vit-base-p16_8xb128-coslr-100e_in1k.py'
 pretrained = 'work_dirs/dbot_vit-tiny_demo/epoch_6.pth'
-pretrained_prefix = 'backbone.'
 num_classes = 4
 img_size = 64
 
@@ -12,30 +11,14 @@ model = dict(
     data_preprocessor=dict(num_classes=num_classes),
     backbone=dict(
         arch='tiny', embed_dims=64, depth=4, num_heads=4, img_size=img_size, patch_size=8,
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix=pretrained_prefix)),
+        init_cfg=dict(checkpoint=pretrained)),
     head=dict(num_classes=num_classes, in_channels=64))
 
+# the parent's pipelines at 64 px (test: short side 73 = 64 x 256 / 224, centre crop 64)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='RandomResizedCrop', scale=img_size, backend='pillow', interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(
-        type='RandAugment',
-        policies='timm_increasing',
-        num_policies=2,
-        total_level=10,
-        magnitude_level=9,
-        magnitude_std=0.5,
-        hparams=dict(pad_val=[104, 116, 124], interpolation='bicubic')),
-    dict(
-        type='RandomErasing',
-        erase_prob=0.25,
-        mode='rand',
-        min_area_ratio=0.02,
-        max_area_ratio=1 / 3,
-        fill_color=[103.53, 116.28, 123.675],
-        fill_std=[57.375, 57.12, 58.395]),
-    dict(type='PackInputs'),
+    *_base_.train_pipeline[2:],  # flip, RandAugment, RandomErasing, PackInputs
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -63,6 +46,4 @@ param_scheduler = [
 ]
 train_cfg = dict(max_epochs=max_epochs, val_interval=5)
 auto_scale_lr = dict(base_batch_size=16)
-default_hooks = dict(
-    logger=dict(interval=5),
-    checkpoint=dict(interval=5, max_keep_ckpts=1))
+default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=5, max_keep_ckpts=1))

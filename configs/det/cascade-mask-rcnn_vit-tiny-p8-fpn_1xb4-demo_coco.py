@@ -1,20 +1,18 @@
 # CPU demo / test variant of the Cascade Mask R-CNN recipe (4conv1fc + GIoU), only smaller: the
 # tiny dBOT ViT (64 wide, 4 blocks, 8 px patches; features of every block), FPN and heads 64
-# channels wide, fewer proposals and RoIs, on the synthetic 3-shape COCO (96 x 128 images; the
-# DETR multi-scale + crop augmentation scaled to short sides 64..96), batch 4, 12 epochs, fp32.
+# channels wide, fewer proposals and RoIs, on the synthetic 3-shape COCO (96 x 128 images; the DETR
+# multi-scale + crop augmentation scaled to short sides 64..96), batch 4, 12 epochs, fp32.
 # With 8 px patches the adapter rescales by [2, 1, 0.5, 0.25] so that the pyramid keeps the
 # strides 4/8/16/32 the anchors and RoI extractors assume.
 _base_ = './cascade-mask-rcnn_vit-base-p16_fpn_4conv1fc-giou_8xb2-amp-ms-crop-1x_coco.py'
 pretrained = 'work_dirs/dbot_vit-tiny_demo/epoch_6.pth'
-pretrained_prefix = 'backbone.'
 classes = ('circle', 'square', 'triangle')
 width = 64
 
 model = dict(
     backbone=dict(
         arch='tiny', embed_dims=64, depth=4, num_heads=4, img_size=64, patch_size=8,
-        out_indices=(0, 1, 2, 3),
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix=pretrained_prefix)),
+        out_indices=(0, 1, 2, 3), init_cfg=dict(checkpoint=pretrained)),
     neck=[
         dict(type='mmseg.Feature2Pyramid', embed_dim=64, rescales=[2, 1, 0.5, 0.25],
              norm_cfg=dict(type='SyncBN', requires_grad=True)),
@@ -23,90 +21,22 @@ model = dict(
     rpn_head=dict(in_channels=width, feat_channels=width),
     roi_head=dict(
         bbox_roi_extractor=dict(out_channels=width),
-        # a list replaces the parent's: the three stages are written out
+        # lists replace the parent's: its three stages, narrower
         bbox_head=[
-            dict(
-                type='Shared4Conv1FCBBoxHead',
-                in_channels=width,
-                conv_out_channels=width,
-                fc_out_channels=256,
-                roi_feat_size=7,
-                num_classes=len(classes),
-                bbox_coder=dict(
-                    type='DeltaXYWHBBoxCoder',
-                    target_means=[0., 0., 0., 0.],
-                    target_stds=[0.1, 0.1, 0.2, 0.2]),
-                reg_class_agnostic=False,
-                reg_decoded_bbox=True,
-                norm_cfg=dict(type='SyncBN', requires_grad=True),
-                loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
-                loss_bbox=dict(type='GIoULoss', loss_weight=10.0)),
-            dict(
-                type='Shared4Conv1FCBBoxHead',
-                in_channels=width,
-                conv_out_channels=width,
-                fc_out_channels=256,
-                roi_feat_size=7,
-                num_classes=len(classes),
-                bbox_coder=dict(
-                    type='DeltaXYWHBBoxCoder',
-                    target_means=[0., 0., 0., 0.],
-                    target_stds=[0.05, 0.05, 0.1, 0.1]),
-                reg_class_agnostic=False,
-                reg_decoded_bbox=True,
-                norm_cfg=dict(type='SyncBN', requires_grad=True),
-                loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
-                loss_bbox=dict(type='GIoULoss', loss_weight=10.0)),
-            dict(
-                type='Shared4Conv1FCBBoxHead',
-                in_channels=width,
-                conv_out_channels=width,
-                fc_out_channels=256,
-                roi_feat_size=7,
-                num_classes=len(classes),
-                bbox_coder=dict(
-                    type='DeltaXYWHBBoxCoder',
-                    target_means=[0., 0., 0., 0.],
-                    target_stds=[0.033, 0.033, 0.067, 0.067]),
-                reg_class_agnostic=False,
-                reg_decoded_bbox=True,
-                norm_cfg=dict(type='SyncBN', requires_grad=True),
-                loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
-                loss_bbox=dict(type='GIoULoss', loss_weight=10.0)),
+            dict(stage, in_channels=width, conv_out_channels=width, fc_out_channels=256,
+                 num_classes=len(classes)) for stage in _base_.model.roi_head.bbox_head
         ],
         mask_roi_extractor=dict(out_channels=width),
         mask_head=dict(in_channels=width, conv_out_channels=width, num_classes=len(classes))),
     train_cfg=dict(
         rpn_proposal=dict(nms_pre=500, max_per_img=200),
         rcnn=[
-            dict(
-                assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5, neg_iou_thr=0.5,
-                              min_pos_iou=0.5, match_low_quality=False, ignore_iof_thr=-1),
-                sampler=dict(type='RandomSampler', num=64, pos_fraction=0.25, neg_pos_ub=-1,
-                             add_gt_as_proposals=True),
-                mask_size=28,
-                pos_weight=-1,
-                debug=False),
-            dict(
-                assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.6, neg_iou_thr=0.6,
-                              min_pos_iou=0.6, match_low_quality=False, ignore_iof_thr=-1),
-                sampler=dict(type='RandomSampler', num=64, pos_fraction=0.25, neg_pos_ub=-1,
-                             add_gt_as_proposals=True),
-                mask_size=28,
-                pos_weight=-1,
-                debug=False),
-            dict(
-                assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.7, neg_iou_thr=0.7,
-                              min_pos_iou=0.7, match_low_quality=False, ignore_iof_thr=-1),
-                sampler=dict(type='RandomSampler', num=64, pos_fraction=0.25, neg_pos_ub=-1,
-                             add_gt_as_proposals=True),
-                mask_size=28,
-                pos_weight=-1,
-                debug=False),
+            dict(stage, sampler=dict(stage.sampler, num=64))
+            for stage in _base_.model.train_cfg.rcnn
         ]),
     test_cfg=dict(rpn=dict(nms_pre=500, max_per_img=200)))
 
-ms_scales = [(160, 64), (160, 72), (160, 80), (160, 88), (160, 96)]
+ms_scales = [(160, short) for short in range(64, 97, 8)]
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
@@ -148,6 +78,4 @@ param_scheduler = [
 ]
 train_cfg = dict(max_epochs=max_epochs, val_interval=4)
 auto_scale_lr = dict(base_batch_size=4)
-default_hooks = dict(
-    logger=dict(interval=5),
-    checkpoint=dict(interval=4, max_keep_ckpts=1))
+default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=4, max_keep_ckpts=1))

@@ -6,15 +6,13 @@
 # strides 4/8/16/32 the anchors and RoI extractors assume.
 _base_ = './mask-rcnn_vit-base-p16_fpn_8xb2-amp-ms-crop-1x_coco.py'
 pretrained = 'work_dirs/dbot_vit-tiny_demo/epoch_6.pth'
-pretrained_prefix = 'backbone.'
 classes = ('circle', 'square', 'triangle')
 width = 64
 
 model = dict(
     backbone=dict(
         arch='tiny', embed_dims=64, depth=4, num_heads=4, img_size=64, patch_size=8,
-        out_indices=(0, 1, 2, 3),
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix=pretrained_prefix)),
+        out_indices=(0, 1, 2, 3), init_cfg=dict(checkpoint=pretrained)),
     neck=[
         dict(type='mmseg.Feature2Pyramid', embed_dim=64, rescales=[2, 1, 0.5, 0.25],
              norm_cfg=dict(type='SyncBN', requires_grad=True)),
@@ -31,7 +29,7 @@ model = dict(
         rcnn=dict(sampler=dict(num=64))),
     test_cfg=dict(rpn=dict(nms_pre=500, max_per_img=200)))
 
-ms_scales = [(160, 64), (160, 72), (160, 80), (160, 88), (160, 96)]
+ms_scales = [(160, short) for short in range(64, 97, 8)]
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
@@ -73,6 +71,4 @@ param_scheduler = [
 ]
 train_cfg = dict(max_epochs=max_epochs, val_interval=4)
 auto_scale_lr = dict(base_batch_size=4)
-default_hooks = dict(
-    logger=dict(interval=5),
-    checkpoint=dict(interval=4, max_keep_ckpts=1))
+default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=4, max_keep_ckpts=1))

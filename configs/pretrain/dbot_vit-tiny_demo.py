@@ -1,11 +1,7 @@
-# A tiny dBOT for CPU: 64 px, ViT 64-wide x 4 blocks, three bootstrapping stages of 2 epochs
-# (warm-up 1 epoch each), stage-1 teacher of depth 0 as ViT-L/H. Used by the tests and `make demo`.
-_base_ = [
-    '../_base_/models/dbot_vit-b.py',
-    '../_base_/datasets/imagenet_dbot_pretrain.py',
-    '../_base_/schedules/dbot_pretrain_adamw_1600e.py',
-    '../_base_/dbot_pretrain_runtime.py',
-]
+# A tiny dBOT for CPU: the ViT-L recipe (stage-1 teacher of depth 0) at 64 px with a ViT 64-wide
+# x 4 blocks, three bootstrapping stages of 2 epochs (warm-up 1 epoch each), fp32. Used by the
+# tests and `make demo`.
+_base_ = './dbot_vit-l.py'
 stage_epochs = [0, 2, 4, 6]
 img_size = 64
 model = dict(
@@ -13,8 +9,7 @@ model = dict(
         arch='tiny', embed_dims=64, depth=4, num_heads=4, img_size=img_size, patch_size=8,
         drop_path_rate=0.1),
     neck=dict(decoder_embed_dims=64, decoder_depth=2, decoder_num_heads=4, drop_path_rate=0.1),
-    teacher=dict(
-        arch='tiny', embed_dims=64, depth=0, num_heads=4, img_size=img_size, patch_size=8))
+    teacher=dict(arch='tiny', embed_dims=64, num_heads=4, img_size=img_size, patch_size=8))
 train_dataloader = dict(
     batch_size=16,
     num_workers=0,
@@ -44,7 +39,5 @@ custom_hooks = [
     dict(type='DBotBootstrapHook', stage_epochs=stage_epochs),
     dict(type='RandomStateHook'),
 ]
-default_hooks = dict(
-    logger=dict(interval=1),
-    checkpoint=dict(interval=1, max_keep_ckpts=2))
+default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1, max_keep_ckpts=2))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))

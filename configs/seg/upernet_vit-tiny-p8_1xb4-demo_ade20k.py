@@ -5,15 +5,13 @@
 # 400 iterations with a 50-iteration warm-up, fp32.
 _base_ = './upernet_vit-base-p16_8xb2-amp-160k_ade20k-512x512.py'
 pretrained = 'work_dirs/dbot_vit-tiny_demo/epoch_6.pth'
-pretrained_prefix = 'backbone.'
 crop_size = (64, 64)
 
 model = dict(
     data_preprocessor=dict(size=crop_size),
     backbone=dict(
         arch='tiny', embed_dims=64, depth=4, num_heads=4, img_size=crop_size, patch_size=8,
-        out_indices=(0, 1, 2, 3),
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix=pretrained_prefix)),
+        out_indices=(0, 1, 2, 3), init_cfg=dict(checkpoint=pretrained)),
     neck=dict(embed_dim=64),
     decode_head=dict(in_channels=[64, 64, 64, 64], channels=64),
     auxiliary_head=dict(in_channels=64, channels=32),
@@ -50,6 +48,4 @@ param_scheduler = [
 ]
 train_cfg = dict(max_iters=max_iters, val_interval=200)
 auto_scale_lr = dict(base_batch_size=4)
-default_hooks = dict(
-    logger=dict(interval=20),
-    checkpoint=dict(interval=200, max_keep_ckpts=1))
+default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=200, max_keep_ckpts=1))

@@ -1,10 +1,5 @@
-"""Benchmark tables from training logs (standard library + matplotlib; no torch import)."""
-from .benchmark_tables import (BenchmarkTables, DownstreamGroup, MetricRow, PretrainRow,
-                               build_tables, load_paper_results)
-from .log_reader import Issue, find_work_dirs, read_work_dir
-from .table_writer import render_markdown, write_outputs
+"""Evaluation helpers of ``tools/test.py``, as ``mmdet.evaluation``. Not imported by
+``import dbot_mm``: importing it imports mmdet and mmseg."""
+from .dump_results import DumpSegResults, build_dump_metric
 
-__all__ = [
-    'BenchmarkTables', 'DownstreamGroup', 'MetricRow', 'PretrainRow', 'Issue', 'build_tables',
-    'load_paper_results', 'find_work_dirs', 'read_work_dir', 'render_markdown', 'write_outputs'
-]
+__all__ = ['DumpSegResults', 'build_dump_metric']

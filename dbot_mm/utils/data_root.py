@@ -59,7 +59,12 @@ def _type_name(dataset) -> str:
 
 
 def _required_paths(dataset, root: str) -> List[Tuple[str, bool]]:
-    """(path, is_dir) pairs the dataset will read, resolved against its data_root."""
+    """(path, is_dir) pairs the dataset will read, resolved against its data_root.
+
+    mmpretrain's ``ImageNet(split='val')`` without ``ann_file`` reads ``meta/val.txt`` if it
+    exists and otherwise scans ``val/`` for class folders; ImageNet's ``val/`` has none, so
+    ``meta/val.txt`` is required (``train/`` has its class folders, so ``meta/train.txt`` is not).
+    """
     def join(p):
         return p if osp.isabs(p) else osp.join(root, p)
 
@@ -75,6 +80,8 @@ def _required_paths(dataset, root: str) -> List[Tuple[str, bool]]:
     split = _get(dataset, 'split', None)
     if isinstance(split, str) and split and prefix is None:
         paths.append((join(split), True))  # mmpretrain ImageNet(split='train'|'val')
+    if split == 'val' and not ann_file and _type_name(dataset) == 'ImageNet':
+        paths.append((join('meta/val.txt'), False))
     return paths
 
 

@@ -26,6 +26,7 @@ from mmengine.config import Config, DictAction
 from mmengine.device import (is_mlu_available, is_musa_available,
                              is_npu_available)
 from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS, MODEL_WRAPPERS, RUNNERS
 from mmengine.runner import Runner
 from torch.nn.parallel import DistributedDataParallel
@@ -92,7 +93,7 @@ def merge_train_args(cfg: Config, args: argparse.Namespace) -> None:
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.resume == 'auto':
         cfg.resume = True
-        cfg.load_from = None  # mmengine then finds the latest in work_dir
+        cfg.load_from = None  # prepare_training picks the newest complete one
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
@@ -102,6 +103,60 @@ def merge_train_args(cfg: Config, args: argparse.Namespace) -> None:
                 '--auto-scale-lr needs auto_scale_lr = dict(base_batch_size=N) '
                 f'in {args.config}')
         cfg.auto_scale_lr.enable = True
+
+
+def prepare_training(cfg: Config) -> None:
+    """What every ``tools/train.py`` run gets (the hooks are in ``dbot_mm/engine/hooks``).
+
+    * checkpoints written atomically (``SafeCheckpointHook`` for ``CheckpointHook``);
+    * SIGTERM: checkpoint at the next iteration and exit 75 (``PreemptionHook``);
+    * a non-finite loss without a loss scaler stops the run (``NonFiniteLossHook``);
+    * ``--resume`` without a path takes the newest checkpoint that reads back completely,
+      warning about each damaged one it skips; ``--resume PATH`` must be a resumable checkpoint;
+    * ``randomness=None`` means mmengine's default (a random seed, saved for resume).
+
+    Call it after ``--cfg-options`` are merged (they may move ``work_dir``).
+    """
+    from dbot_mm.engine.hooks.checkpoint_hook import find_resume_checkpoint, read_meta
+
+    if cfg.get('randomness', {}) is None:
+        cfg.randomness = dict(seed=None)
+    checkpoint = (cfg.get('default_hooks') or {}).get('checkpoint')
+    if checkpoint and checkpoint.get('type') in ('CheckpointHook', 'mmengine.CheckpointHook'):
+        checkpoint.type = 'SafeCheckpointHook'
+    hooks = list(cfg.get('custom_hooks') or [])
+    for name in ('NonFiniteLossHook', 'PreemptionHook'):
+        if not any(isinstance(h, dict) and h.get('type') == name for h in hooks):
+            hooks.append(dict(type=name))
+    cfg.custom_hooks = hooks
+    if not cfg.get('resume'):
+        return
+    if cfg.get('load_from'):
+        if '://' in str(cfg.load_from):
+            return  # read by mmengine's checkpoint loaders, not checked here
+        try:
+            resumable = read_meta(cfg.load_from)[1]
+        except Exception as err:
+            raise LaunchError(f'--resume {cfg.load_from}: not a readable checkpoint '
+                              f'({type(err).__name__}: {str(err).splitlines()[0]})') from None
+        if not resumable:
+            raise LaunchError(
+                f'--resume {cfg.load_from}: holds model weights only (an end-of-stage snapshot '
+                'or an exported file: no optimizer, scheduler or iteration); resume from a '
+                'checkpoint of the run (epoch_N.pth), or start a new run with load_from')
+        return
+    found, skipped = find_resume_checkpoint(cfg.work_dir)
+    for line in skipped:
+        print_log(f'--resume: skipping damaged checkpoint {line}', logger='current',
+                  level=logging.WARNING)
+    if found is None and skipped:
+        raise LaunchError(f'--resume: no complete checkpoint in {cfg.work_dir} (damaged: '
+                          f"{'; '.join(skipped)})")
+    if found is None:
+        print_log(f'--resume: no checkpoint in {cfg.work_dir} yet, starting from scratch',
+                  logger='current', level=logging.WARNING)
+        cfg.resume = False
+    cfg.load_from = found
 
 
 def merge_test_args(cfg: Config, args: argparse.Namespace) -> None:
@@ -276,6 +331,29 @@ def build_runner(cfg: Config) -> Runner:
             f"{dist_cfg.get('backend', 'gloo')}",
             logger='current',
             level=logging.INFO)
-    if 'runner_type' in cfg:
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    if cfg.get('load_from'):
+        _skip_pretrained_init(runner, cfg.load_from)
+    return runner
+
+
+def _is_pretrained(init_cfg) -> bool:
+    cfgs = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
+    return any(isinstance(c, dict) and c.get('type') == 'Pretrained' for c in cfgs)
+
+
+def _skip_pretrained_init(runner: Runner, checkpoint: str) -> None:
+    """When the checkpoint to resume or load holds every weight of the model, modules with a
+    ``Pretrained`` ``init_cfg`` are not initialised from that file first (it may have moved
+    since the run started; its weights would be overwritten anyway)."""
+    from dbot_mm.engine.hooks.checkpoint_hook import read_state_keys
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    try:
+        keys = read_state_keys(checkpoint)
+    except Exception:
+        return  # the runner reports an unreadable file when it loads it
+    if not set(model.state_dict()) <= keys:
+        return
+    for module in model.modules():
+        if hasattr(module, 'is_init') and _is_pretrained(getattr(module, 'init_cfg', None)):
+            module.is_init = True

@@ -1,4 +1,4 @@
-"""The paper-scale dBOT configs load, build, and hold DESIGN §3's recipe."""
+"""The paper-scale dBOT configs load, build, and hold the official pretraining recipe."""
 from pathlib import Path
 
 import pytest
@@ -9,7 +9,9 @@ import dbot_mm  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
 
-# DESIGN §3, written out here: (embed, depth, heads, patch, teacher depth, drop path, clip)
+# Official PRETRAIN.md commands (branch `main`; --depth, --init_teacher_encoder_depth, --sdpr,
+# --clip_grad) and models_mae.py's mae_vit_{base,large}_patch16 / huge_patch14 architectures:
+# (embed, depth, heads, patch, teacher depth, drop path, clip)
 RECIPES = {
     'dbot_vit-b.py': (768, 12, 12, 16, 12, 0.2, 3.0),
     'dbot_vit-l.py': (1024, 24, 16, 16, 0, 0.2, None),

@@ -11,10 +11,8 @@ import sys
 import torch
 from mmengine.dist import get_rank
 
+from dbot_mm.testing.tiny_pretrain import tiny_cfg
 from dbot_mm.utils.launch import adapt_to_device, build_runner
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tiny_pretrain import tiny_cfg  # noqa: E402
 
 
 def main(work_dir, data_root, precision='fp32'):

@@ -63,3 +63,28 @@ def test_bad_stages(stages, warmup, msg):
     with pytest.raises(ValueError, match=msg):
         StageCosineLR.build_iter_from_epoch(opt, stage_epochs=stages, warmup_epochs=warmup,
                                             epoch_length=2)
+
+
+def _sched(stage_epochs, epoch_length, warmup=1):
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    return opt, StageCosineLR.build_iter_from_epoch(
+        opt, stage_epochs=stage_epochs, warmup_epochs=warmup, epoch_length=epoch_length)
+
+
+def test_resume_keeps_this_runs_schedule():
+    """The state carries the step; stages come from the config (e.g. a stage added later)."""
+    opt, sched = _sched([0, 3, 6], 4)
+    for _ in range(5):
+        opt.step()
+        sched.step()
+    _, longer = _sched([0, 3, 6, 9], 4)
+    longer.load_state_dict(sched.state_dict())
+    assert longer.stages == [0, 12, 24, 36] and longer.last_step == sched.last_step
+
+
+def test_resume_with_another_epoch_length_is_one_line():
+    _, sched = _sched([0, 3, 6], 4)
+    _, other = _sched([0, 3, 6], 2)
+    with pytest.raises(ValueError, match='iterations per epoch changed') as err:
+        other.load_state_dict(sched.state_dict())
+    assert '\n' not in str(err.value)

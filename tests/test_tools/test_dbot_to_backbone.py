@@ -122,3 +122,22 @@ def test_amp_teacher_exported_in_fp32(tmp_path):
     assert qkv.dtype == torch.bfloat16
     assert all(v.dtype == torch.float32 for v in exported['state_dict'].values())
     assert torch.equal(exported['state_dict']['blocks.0.attn.qkv.weight'], qkv.float())
+
+
+@pytest.mark.parametrize('cut,needle', [
+    (0, 'the file is empty (0 bytes)'),
+    (None, 'HTML page'),
+    (2, 'truncated or not a torch checkpoint'),
+], ids=['empty', 'html', 'truncated'])
+def test_unreadable_checkpoint_is_one_line(tmp_path, dbot_ckpt, cut, needle):
+    ckpt = str(tmp_path / 'epoch_1600.pth')
+    with open(dbot_ckpt[0], 'rb') as f:
+        data = f.read()
+    with open(ckpt, 'wb') as f:
+        f.write(b'<html><body>Service unavailable</body></html>' if cut is None else
+                data[:len(data) // cut] if cut else b'')
+    with pytest.raises(SystemExit) as err:
+        load_tool().main([ckpt, str(tmp_path / 'out.pth')])
+    message = str(err.value.code)
+    assert '\n' not in message and ckpt in message and needle in message, message
+    assert not osp.exists(tmp_path / 'out.pth')

@@ -158,6 +158,65 @@ def test_amp_flag(tiny_image_folder, tmp_path):
         assert last.startswith('train.py: error: AMP') and 'CPU' in last
 
 
+FAKE_SRUN = """#!/usr/bin/env bash
+# srun stand-in: one task on this machine, slurm's environment for dbot_mm's slurm launcher
+while [ $# -gt 0 ]; do case "$1" in -p) shift 2;; -*) shift;; *) break;; esac; done
+echo "srun: $*" >> "$FAKE_SLURM_LOG"
+SLURM_PROCID=0 SLURM_NTASKS=1 SLURM_LOCALID=0 SLURM_NODELIST=localhost exec "$@"
+"""
+FAKE_SCONTROL = """#!/usr/bin/env bash
+if [ "$1" = show ]; then echo 127.0.0.1; else echo "scontrol: $*" >> "$FAKE_SLURM_LOG"; fi
+"""
+
+
+def test_slurm_requeue_after_sigterm(tiny_image_folder, tmp_path):
+    """SIGTERM in the middle of epoch 1: train.py saves and exits 75, slurm_train.sh --requeue
+    starts it again with --resume, and the run ends where an uninterrupted one would."""
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    for name, text in (('srun', FAKE_SRUN), ('scontrol', FAKE_SCONTROL)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    config = tmp_path / 'preempted_cls.py'
+    config.write_text(
+        f"_base_ = ['{CONFIG}']\n"
+        "custom_imports = dict(imports=['dbot_mm', 'dbot_mm.testing.tiny_pretrain'])\n"
+        "custom_hooks = [dict(type='FaultInjectionHook', at_iter=3, how='term')]\n")
+    log, work_dir = tmp_path / 'slurm.log', tmp_path / 'work'
+    env = dict(PATH=f'{bin_dir}{os.pathsep}{os.environ["PATH"]}', FAKE_SLURM_LOG=str(log),
+               MASTER_PORT=str(_free_port()), GPUS='1', GPUS_PER_NODE='1')
+    proc, output = _run([
+        'bash', 'tools/slurm_train.sh', '--requeue', 'part', 'job', config, work_dir,
+        '--cfg-options', *_data_options(tiny_image_folder)
+    ], **env)
+    launches = [ln for ln in log.read_text().splitlines() if ln.startswith('srun:')]
+    assert len(launches) == 2 and all(ln.endswith('--resume') for ln in launches), launches
+    assert f'saved {work_dir}/preempt_iter_3.pth at iteration 3; exiting with code 75' in output
+    assert 'preempted (exit 75)' in output and 'resumed epoch: 0, iter: 3' in output
+    checkpoint = load_checkpoint_file(work_dir / 'epoch_2.pth')
+    assert (checkpoint['meta']['epoch'], checkpoint['meta']['iter']) == (2, 8)
+    assert not list(work_dir.glob('preempt_iter_*.pth'))  # superseded by epoch checkpoints
+
+
+def test_resume_does_not_need_the_pretrained_file(trained, tiny_image_folder, tmp_path):
+    """The run's checkpoint holds every weight: a moved init_cfg file does not stop --resume."""
+    from dbot_mm.utils.launch import (build_runner, merge_train_args,
+                                      prepare_training)
+    src_dir, _ = trained
+    (tmp_path / 'epoch_1.pth').write_bytes((src_dir / 'epoch_1.pth').read_bytes())
+    args = _load_tool('train').build_parser().parse_args([
+        str(CONFIG), '--work-dir', str(tmp_path), '--resume', '--cfg-options',
+        'train_cfg.max_epochs=2', 'model.backbone.init_cfg.type=Pretrained',
+        f'model.backbone.init_cfg.checkpoint={tmp_path}/moved.pth',
+        'model.backbone.init_cfg.prefix=backbone.', *_data_options(tiny_image_folder)
+    ])
+    cfg = load_config(args, merge_train_args)
+    prepare_training(cfg)
+    assert cfg.load_from == str(tmp_path / 'epoch_1.pth')
+    build_runner(cfg).train()
+    assert load_checkpoint_file(tmp_path / 'epoch_2.pth')['meta']['iter'] == 8
+
+
 # In-process checks of the flag merging (no training).
 
 

@@ -19,3 +19,74 @@ def test_sync_bn_becomes_bn_under_a_cpu_launcher():
     assert cfg.model.neck[0].norm_cfg.type == 'BN'
     assert cfg.env_cfg.dist_cfg.backend == 'gloo'
     assert cfg.model_wrapper_cfg.device_ids is None
+
+
+def _train_cfg(work_dir, **extra):
+    cfg = Config(dict(
+        work_dir=str(work_dir), resume=False, load_from=None,
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1)),
+        custom_hooks=[dict(type='NonFiniteLossHook')], randomness=None))
+    cfg.merge_from_dict(extra)
+    return cfg
+
+
+def _checkpoint(path, iter, optimizer=True):
+    from mmengine.runner.checkpoint import save_checkpoint
+    ckpt = dict(meta=dict(epoch=1, iter=iter), state_dict=dict(w=torch.ones(3)))
+    if optimizer:
+        ckpt['optimizer'] = dict(state={}, param_groups=[])
+    save_checkpoint(ckpt, str(path))
+
+
+def test_prepare_training_adds_the_safety_hooks(tmp_path):
+    from dbot_mm.utils.launch import prepare_training
+    cfg = _train_cfg(tmp_path)
+    prepare_training(cfg)
+    assert cfg.default_hooks.checkpoint.type == 'SafeCheckpointHook'
+    assert [h['type'] for h in cfg.custom_hooks] == ['NonFiniteLossHook', 'PreemptionHook']
+    assert cfg.randomness == dict(seed=None)
+
+
+def test_auto_resume_skips_a_truncated_latest_checkpoint(tmp_path, monkeypatch):
+    from dbot_mm.utils import launch
+    logged = []
+    monkeypatch.setattr(launch, 'print_log', lambda msg, **kwargs: logged.append(msg))
+    _checkpoint(tmp_path / 'epoch_1.pth', 4)
+    _checkpoint(tmp_path / 'epoch_2.pth', 8)
+    data = (tmp_path / 'epoch_2.pth').read_bytes()
+    (tmp_path / 'epoch_2.pth').write_bytes(data[:len(data) // 3])
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_2.pth'))
+    cfg = _train_cfg(tmp_path, resume=True)
+    launch.prepare_training(cfg)
+    assert cfg.load_from == str(tmp_path / 'epoch_1.pth') and cfg.resume
+    assert len(logged) == 1 and '\n' not in logged[0]
+    assert logged[0].startswith(f'--resume: skipping damaged checkpoint {tmp_path}/epoch_2.pth (')
+
+
+def test_auto_resume_without_checkpoints_starts_from_scratch(tmp_path):
+    from dbot_mm.utils.launch import prepare_training
+    cfg = _train_cfg(tmp_path, resume=True)
+    prepare_training(cfg)
+    assert (cfg.resume, cfg.load_from) == (False, None)
+
+
+@pytest.mark.parametrize('case, message', [
+    ('damaged', '--resume: no complete checkpoint in {d} (damaged: {d}/epoch_1.pth ('),
+    ('snapshot', '--resume {d}/dbot_stage1_epoch_1.pth: holds model weights only (an '
+     'end-of-stage snapshot'),
+    ('missing', '--resume {d}/nope.pth: not a readable checkpoint (FileNotFoundError'),
+])
+def test_resume_errors_are_one_line(tmp_path, case, message):
+    from dbot_mm.utils.launch import LaunchError, prepare_training
+    cfg = _train_cfg(tmp_path, resume=True)
+    if case == 'damaged':
+        (tmp_path / 'epoch_1.pth').write_bytes(b'PK\x03\x04 not a checkpoint')
+    elif case == 'snapshot':
+        _checkpoint(tmp_path / 'dbot_stage1_epoch_1.pth', 4, optimizer=False)
+        cfg.load_from = str(tmp_path / 'dbot_stage1_epoch_1.pth')
+    else:
+        cfg.load_from = str(tmp_path / 'nope.pth')
+    with pytest.raises(LaunchError) as err:
+        prepare_training(cfg)
+    assert str(err.value).startswith(message.format(d=tmp_path))
+    assert '\n' not in str(err.value)

@@ -10,7 +10,7 @@ on stderr as ``file:line: message`` and listed in the tables; the markdown goes 
 import argparse
 import sys
 
-from dbot_mm.evaluation import build_tables, load_paper_results, render_markdown, write_outputs
+from dbot_mm.reporting import build_tables, load_paper_results, render_markdown, write_outputs
 
 
 def parse_args(argv=None):
@@ -23,7 +23,7 @@ def parse_args(argv=None):
     parser.add_argument('--out', required=True, help='output folder for tables.md, CSV, PNG')
     parser.add_argument(
         '--paper-results', default=None,
-        help='reference numbers (default: dbot_mm/evaluation/paper_results.json)')
+        help='reference numbers (default: dbot_mm/reporting/paper_results.json)')
     parser.add_argument('--no-plots', action='store_true', help='skip the PNG plots')
     parser.add_argument(
         '--quiet', action='store_true', help='do not print the markdown on stdout')

@@ -9,7 +9,7 @@ rewritten. Directories holding real data (no generator marker) are never overwri
 import argparse
 import os.path as osp
 
-from dbot_mm.datasets import make_ade20k, make_coco, make_imagenet
+from dbot_mm.testing import make_ade20k, make_coco, make_imagenet
 
 # 'small' = the library defaults (what the tests use); 'demo' = enough for the CPU demos to learn.
 SIZES = {

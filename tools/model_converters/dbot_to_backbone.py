@@ -31,16 +31,14 @@ def parse_args(argv=None):
 
 
 def export_backbone(checkpoint: str, out: str, source: str = 'student') -> dict:
-    """Write the backbone file; returns what was written. Raises FileNotFoundError /
-    CheckpointLoadError with a one-line message."""
+    """Write the backbone file; returns what was written. Raises one of
+    ``pretrained.CHECKPOINT_ERRORS``, with a one-line message naming the file."""
     import torch
 
     from dbot_mm.models.utils.pretrained import (CheckpointLoadError, extract_state_dict,
-                                                 key_prefixes, read_checkpoint,
-                                                 resolve_checkpoint_path, strip_prefix)
+                                                 key_prefixes, read_checkpoint, strip_prefix)
     prefix = PREFIXES[source]
-    path = resolve_checkpoint_path(checkpoint)
-    ckpt = read_checkpoint(path)
+    ckpt = read_checkpoint(checkpoint)
     state = extract_state_dict(ckpt, checkpoint)
     backbone = strip_prefix(state, prefix)
     if not backbone:
@@ -63,11 +61,10 @@ def export_backbone(checkpoint: str, out: str, source: str = 'student') -> dict:
 
 def main(argv=None):
     args = parse_args(argv)
-    from dbot_mm.models.utils.pretrained import CheckpointLoadError
-    from dbot_mm.utils.checkpoint_safety import UnsafeCheckpointError
+    from dbot_mm.models.utils.pretrained import CHECKPOINT_ERRORS
     try:
         result = export_backbone(args.checkpoint, args.out, args.source)
-    except (FileNotFoundError, CheckpointLoadError, UnsafeCheckpointError) as e:
+    except CHECKPOINT_ERRORS as e:
         sys.exit(f'error: {e}')
     print(f"exported {len(result['state_dict'])} tensors of the {args.source} "
           f"('{PREFIXES[args.source]}') from {args.checkpoint} to {args.out}")

@@ -1,45 +1,6 @@
-# ADE20K (ADEChallengeData2016), 150 classes (label 0 "other" ignored: reduce_zero_label), 512 x 512
+# ADE20K (ADEChallengeData2016): mmseg's ade20k.py (150 classes, label 0 "other" ignored; 512 x 512
 # crops of images rescaled to (2048, 512) x 0.5..2.0, flip, photometric distortion; test at
-# (2048, 512) keep-ratio (the model slides 512 x 512 windows). 2 images per GPU (8 x 2 = 16).
-dataset_type = 'ADE20KDataset'
-data_root = 'data/ade/ADEChallengeData2016'
-crop_size = (512, 512)
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
-    dict(type='RandomResize', scale=(2048, 512), ratio_range=(0.5, 2.0), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion'),
-    dict(type='PackSegInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(2048, 512), keep_ratio=True),
-    # annotations after Resize: the metric compares with the original-size label map
-    dict(type='LoadAnnotations', reduce_zero_label=True),
-    dict(type='PackSegInputs'),
-]
-train_dataloader = dict(
-    batch_size=2,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        data_prefix=dict(img_path='images/training', seg_map_path='annotations/training'),
-        pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        data_prefix=dict(img_path='images/validation', seg_map_path='annotations/validation'),
-        pipeline=test_pipeline))
-test_dataloader = val_dataloader
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator
+# (2048, 512) keep-ratio, the model slides 512 x 512 windows) with 2 images per GPU: 8 x 2 = 16,
+# the official dBOT segmentation configs' samples_per_gpu=2.
+_base_ = 'mmseg::_base_/datasets/ade20k.py'
+train_dataloader = dict(batch_size=2)

@@ -1,7 +1,9 @@
-# ImageNet-1k fine-tuning data of MAE/dBOT (timm's create_transform as in MAE's main_finetune):
-# RandomResizedCrop 224 (bicubic) + flip + RandAugment rand-m9-mstd0.5-inc1 + RandomErasing 0.25
-# (pixel mode); test: resize the short side to 256 (bicubic), centre crop 224.
-# 128 images per GPU (8 GPUs x 128 = 1024, the paper's batch).
+# ImageNet-1k fine-tuning data of MAE/dBOT (timm's create_transform as in the official
+# main_finetune.py, util/datasets.py): RandomResizedCrop 224 (bicubic) + flip + RandAugment
+# rand-m9-mstd0.5-inc1 + RandomErasing 0.25 (pixel mode); test: resize the short side to 256
+# (bicubic), centre crop 224. 128 images per GPU (8 GPUs x 128 = 1024, the paper's batch).
+# Not mmpretrain's imagenet bases: a `mmpretrain::` base gives collate_fn a `_scope_` key, which
+# mmengine's Runner passes to the collate function as a keyword argument.
 dataset_type = 'ImageNet'
 data_root = 'data/imagenet'
 img_size = 224
@@ -40,22 +42,12 @@ test_pipeline = [
 ]
 
 train_dataloader = dict(
-    batch_size=128,
-    num_workers=10,
-    persistent_workers=True,
-    pin_memory=True,
-    drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
+    batch_size=128, num_workers=10, persistent_workers=True, pin_memory=True, drop_last=True,
+    sampler=dict(type='DefaultSampler', shuffle=True), collate_fn=dict(type='default_collate'),
     dataset=dict(type=dataset_type, data_root=data_root, split='train', pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=128,
-    num_workers=10,
-    persistent_workers=True,
-    pin_memory=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
+    batch_size=128, num_workers=10, persistent_workers=True, pin_memory=True, drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False), collate_fn=dict(type='default_collate'),
     dataset=dict(type=dataset_type, data_root=data_root, split='val', pipeline=test_pipeline))
 val_evaluator = dict(type='Accuracy', topk=(1, 5))
 test_dataloader = val_dataloader

@@ -1,130 +1,22 @@
-# Mask R-CNN on a plain ViT-B/16 (global attention, absolute position embedding learnt from the
-# checkpoint's): features of blocks (3, 5, 7, 11) -> mmseg.Feature2Pyramid (the one multi-scale
-# adapter, shared with UperNet: 4x deconv-BN-GELU-deconv, 2x deconv, 1x identity, 0.5x max-pool)
-# -> FPN 256 (strides 4..64). A neck list builds an nn.Sequential. Heads: mmdet's Mask R-CNN.
-# Activation checkpointing in every block (with_cp). The checkpoint is set by the top-level config.
+# Mask R-CNN (mmdet's mask-rcnn_r50_fpn.py) on a plain ViT-B/16: global attention, absolute
+# position embedding learnt from the checkpoint's; features of blocks (3, 5, 7, 11) ->
+# mmseg.Feature2Pyramid (the one multi-scale adapter, shared with UperNet: 4x deconv-BN-GELU-deconv,
+# 2x deconv, 1x identity, 0.5x max-pool) -> FPN 256 (strides 4..64); a neck list builds an
+# nn.Sequential. mmdet's pad_size_divisor 32 = patch 16 x the 0.5x level: every level has an
+# integer size. Activation checkpointing in every block (with_cp).
+_base_ = 'mmdet::_base_/models/mask-rcnn_r50_fpn.py'
+pretrained = 'work_dirs/dbot_vit-b/epoch_1600.pth'  # dBOT pretraining checkpoint
+pretrained_prefix = 'backbone.'  # the last stage's student ('teacher.' for its teacher)
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(
-    type='MaskRCNN',
-    data_preprocessor=dict(
-        type='DetDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_mask=True,
-        # 32 = ViT patch 16 x the 0.5x level: every pyramid level then has an integer size
-        pad_size_divisor=32),
     backbone=dict(
-        type='mmpretrain.DBotViT',
-        arch='base',
+        _delete_=True, type='mmpretrain.DBotViT', arch='base', patch_size=16,
         img_size=224,  # position embedding kept at the checkpoint's 14 x 14, resized per input
-        patch_size=16,
-        drop_path_rate=0.2,
-        freeze_pos_embed=False,
-        out_type='featmap',
-        out_indices=(3, 5, 7, 11),
-        final_norm=False,
-        with_cp=True),
+        drop_path_rate=0.2, freeze_pos_embed=False, with_cp=True,
+        out_type='featmap', out_indices=(3, 5, 7, 11), final_norm=False,
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix=pretrained_prefix)),
     neck=[
         dict(type='mmseg.Feature2Pyramid', embed_dim=768, rescales=[4, 2, 1, 0.5],
              norm_cfg=norm_cfg),
         dict(type='FPN', in_channels=[768, 768, 768, 768], out_channels=256, num_outs=5),
-    ],
-    rpn_head=dict(
-        type='RPNHead',
-        in_channels=256,
-        feat_channels=256,
-        anchor_generator=dict(
-            type='AnchorGenerator',
-            scales=[8],
-            ratios=[0.5, 1.0, 2.0],
-            strides=[4, 8, 16, 32, 64]),
-        bbox_coder=dict(
-            type='DeltaXYWHBBoxCoder',
-            target_means=[.0, .0, .0, .0],
-            target_stds=[1.0, 1.0, 1.0, 1.0]),
-        loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0),
-        loss_bbox=dict(type='L1Loss', loss_weight=1.0)),
-    roi_head=dict(
-        type='StandardRoIHead',
-        bbox_roi_extractor=dict(
-            type='SingleRoIExtractor',
-            roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=0),
-            out_channels=256,
-            featmap_strides=[4, 8, 16, 32]),
-        bbox_head=dict(
-            type='Shared2FCBBoxHead',
-            in_channels=256,
-            fc_out_channels=1024,
-            roi_feat_size=7,
-            num_classes=80,
-            bbox_coder=dict(
-                type='DeltaXYWHBBoxCoder',
-                target_means=[0., 0., 0., 0.],
-                target_stds=[0.1, 0.1, 0.2, 0.2]),
-            reg_class_agnostic=False,
-            loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
-            loss_bbox=dict(type='L1Loss', loss_weight=1.0)),
-        mask_roi_extractor=dict(
-            type='SingleRoIExtractor',
-            roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=0),
-            out_channels=256,
-            featmap_strides=[4, 8, 16, 32]),
-        mask_head=dict(
-            type='FCNMaskHead',
-            num_convs=4,
-            in_channels=256,
-            conv_out_channels=256,
-            num_classes=80,
-            loss_mask=dict(type='CrossEntropyLoss', use_mask=True, loss_weight=1.0))),
-    train_cfg=dict(
-        rpn=dict(
-            assigner=dict(
-                type='MaxIoUAssigner',
-                pos_iou_thr=0.7,
-                neg_iou_thr=0.3,
-                min_pos_iou=0.3,
-                match_low_quality=True,
-                ignore_iof_thr=-1),
-            sampler=dict(
-                type='RandomSampler',
-                num=256,
-                pos_fraction=0.5,
-                neg_pos_ub=-1,
-                add_gt_as_proposals=False),
-            allowed_border=-1,
-            pos_weight=-1,
-            debug=False),
-        rpn_proposal=dict(
-            nms_pre=2000,
-            max_per_img=1000,
-            nms=dict(type='nms', iou_threshold=0.7),
-            min_bbox_size=0),
-        rcnn=dict(
-            assigner=dict(
-                type='MaxIoUAssigner',
-                pos_iou_thr=0.5,
-                neg_iou_thr=0.5,
-                min_pos_iou=0.5,
-                match_low_quality=True,
-                ignore_iof_thr=-1),
-            sampler=dict(
-                type='RandomSampler',
-                num=512,
-                pos_fraction=0.25,
-                neg_pos_ub=-1,
-                add_gt_as_proposals=True),
-            mask_size=28,
-            pos_weight=-1,
-            debug=False)),
-    test_cfg=dict(
-        rpn=dict(
-            nms_pre=1000,
-            max_per_img=1000,
-            nms=dict(type='nms', iou_threshold=0.7),
-            min_bbox_size=0),
-        rcnn=dict(
-            score_thr=0.05,
-            nms=dict(type='nms', iou_threshold=0.5),
-            max_per_img=100,
-            mask_thr_binary=0.5)))
+    ])

@@ -1,6 +1,8 @@
-# ADE20K fine-tuning schedule of dBOT ViT-B (DESIGN §4): AdamW lr 1e-4 (batch 16), wd 0.05 (not on
-# biases, norms, layer scales, pos_embed, cls_token, relative position bias tables), layer-wise
-# lr decay 0.65, linear warm-up over 1500 iterations, then poly (power 1) to 0 at 160k, AMP.
+# ADE20K fine-tuning schedule of dBOT ViT-B (official DOWNSTREAM.md ViT-B/16 segmentation command
+# and evaluation/mae_segmentation/configs/mae/upernet_mae_base_12_512_slide_160k_ade20k.py): AdamW
+# lr 1e-4 (batch 16), wd 0.05 (not on biases, norms, layer scales, pos_embed, cls_token, relative
+# position bias tables), layer-wise lr decay 0.65, linear warm-up from 1e-6 over 1500 iterations,
+# then poly (power 1) to 0 at 160k, AMP.
 optim_wrapper = dict(
     type='AmpOptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),

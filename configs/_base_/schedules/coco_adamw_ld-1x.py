@@ -1,6 +1,8 @@
-# COCO fine-tuning schedule of dBOT (DESIGN §4): AdamW lr 1e-4 (batch 16), wd 0.05 (not on
-# biases, norms, pos_embed, cls_token), layer-wise lr decay 0.75, linear warm-up over 500
-# iterations, 12 epochs with x0.1 steps after epochs 8 and 11, AMP.
+# COCO fine-tuning schedule of dBOT (official DOWNSTREAM.md COCO commands and
+# evaluation/object_detection/configs/cascade_rcnn/vit_base_giou_4conv1f_coco_3x.py): AdamW lr 1e-4
+# (batch 16), wd 0.05 (not on biases, norms, pos_embed, cls_token), layer-wise lr decay 0.75,
+# mmdet's 1x schedule (linear warm-up over 500 iterations, 12 epochs, x0.1 after epochs 8 and 11),
+# AMP.
 optim_wrapper = dict(
     type='AmpOptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),

@@ -1,6 +1,7 @@
-# dBOT schedule (DESIGN §3): two stages of 800 epochs; in each stage a linear warm-up from 0 over
-# 40 epochs, then half-cosine to 0, updated every iteration. AdamW b(0.9, 0.95), wd 0.05,
-# lr = 1.5e-4 x batch / 256 (2.4e-3 at 4096, scaled by --auto-scale-lr for other batch sizes).
+# dBOT schedule (official PRETRAIN.md, main_pretrain.py, util/lr_sched.py): two stages of 800
+# epochs (--stage_epochs 0 800 1600); in each stage a linear warm-up from 0 over 40 epochs, then
+# half-cosine to 0, updated every iteration. AdamW b(0.9, 0.95), wd 0.05, lr = blr 1.5e-4 x batch
+# / 256 (2.4e-3 at 4096, scaled by --auto-scale-lr for other batch sizes).
 stage_epochs = [0, 800, 1600]
 warmup_epochs = 40
 

@@ -1,7 +1,8 @@
-# ImageNet fine-tuning schedule of dBOT ViT-B (DESIGN §4): AdamW, lr 3e-4 at batch 1024 (scaled
-# linearly to the real batch by auto_scale_lr / --auto-scale-lr), wd 0.05 (not on biases, norms,
-# pos_embed, cls_token), layer-wise lr decay 0.65, 5 warm-up epochs then cosine to 1e-6 (MAE's
-# min_lr), per iteration, 100 epochs, AMP.
+# ImageNet fine-tuning schedule of dBOT ViT-B (official DOWNSTREAM.md ViT-B/16 command, run.sh,
+# main_finetune.py defaults): AdamW, lr 3e-4 at batch 1024 (scaled linearly to the real batch by
+# auto_scale_lr / --auto-scale-lr; the official --blr 3e-4 is per 256 images, docs/faithfulness.md),
+# wd 0.05 (not on biases, norms, pos_embed, cls_token), layer-wise lr decay 0.65, 5 warm-up epochs
+# then cosine to min_lr 1e-6, per iteration, 100 epochs, AMP.
 optim_wrapper = dict(
     type='AmpOptimWrapper',
     optimizer=dict(type='AdamW', lr=3e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05),

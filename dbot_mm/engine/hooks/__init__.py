@@ -1,4 +1,10 @@
 from .bootstrap_hook import DBotBootstrapHook
+from .checkpoint_hook import SafeCheckpointHook, find_resume_checkpoint
+from .nonfinite_loss_hook import NonFiniteLossError, NonFiniteLossHook
+from .preemption_hook import PREEMPTED_EXIT_CODE, PreemptionHook
 from .random_state_hook import RandomStateHook
 
-__all__ = ['DBotBootstrapHook', 'RandomStateHook']
+__all__ = [
+    'DBotBootstrapHook', 'RandomStateHook', 'SafeCheckpointHook', 'find_resume_checkpoint',
+    'NonFiniteLossHook', 'NonFiniteLossError', 'PreemptionHook', 'PREEMPTED_EXIT_CODE'
+]

@@ -1,72 +1,47 @@
-"""Keep the random-number state in checkpoints, so a resumed run continues bit-exactly.
+"""Random streams that depend only on (run seed, iteration), so a resumed run continues
+bit-exactly wherever it stopped: at an epoch end or, after a preemption, mid-epoch.
 
-mmengine's resume re-seeds (``randomness.seed``) but does not restore the generators: masks,
-augmentation and drop path after a resume would differ from the uninterrupted run. The states
-of all ranks are gathered (each rank keeps its own stream) and restored after resume.
+mmengine seeds once (``randomness.seed``) and its resume seeds again from scratch, so masks and
+drop path after a resume differ from the uninterrupted run. Instead of storing generator states
+(which cannot cover DataLoader workers), the main process is re-seeded before every epoch and
+every iteration from (``runner.seed``, iteration): ``runner.seed`` is already per rank with
+``diff_rank_seed`` and is restored from the checkpoint by mmengine. Data augmentation in workers is
+seeded per sample by ``SeededSampler`` + ``SeededDataset``.
 """
 import random
 
 import numpy as np
 import torch
-from mmengine.dist import all_gather_object, get_rank, get_world_size
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
 
-def get_rng_state() -> dict:
-    """Tensors and plain Python values only, so ``torch.load(weights_only=True)`` reads it."""
-    name, keys, pos, has_gauss, gauss = np.random.get_state()
-    state = dict(python=random.getstate(),
-                 numpy=(name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss),
-                 torch=torch.get_rng_state())
-    if torch.cuda.is_available():
-        state['cuda'] = torch.cuda.get_rng_state()
-    return state
+def seed_all(seed: int) -> None:
+    """Seed Python's, numpy's and torch's (CPU and CUDA) global generators."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
 
 
-def set_rng_state(state: dict) -> None:
-    random.setstate(state['python'])
-    name, keys, pos, has_gauss, gauss = state['numpy']
-    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
-    torch.set_rng_state(state['torch'])
-    if 'cuda' in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state(state['cuda'])
+def derive_seed(*keys: int) -> int:
+    """A well-mixed 63-bit seed from non-negative integers."""
+    return int(np.random.SeedSequence(list(keys)).generate_state(1, np.uint64)[0] >> 1)
 
 
 @HOOKS.register_module()
 class RandomStateHook(Hook):
-    """Save every rank's RNG state with each epoch checkpoint and restore it when resuming
-    (not for ``load_from``: only when the runner continues at the checkpoint's iteration)."""
-    priority = 'LOW'  # after the other hooks' epoch work, before CheckpointHook (VERY_LOW)
-
-    def __init__(self):
-        self._states = None
-        self._resumed = None
-
-    def _gather(self):
-        # all ranks take part; only rank 0 writes the checkpoint
-        self._states = all_gather_object(get_rng_state()) if get_world_size() > 1 \
-            else [get_rng_state()]
-
-    def after_train_epoch(self, runner) -> None:
-        self._gather()
-
-    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        if self._states is not None:
-            checkpoint.setdefault('meta', {})['rng_states'] = self._states
-
-    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        meta = checkpoint.get('meta', {})
-        self._resumed = (meta.get('iter'), meta.get('rng_states'))
+    """Re-seed the main process from (seed, iteration) before each epoch and iteration."""
+    priority = 'LOW'
 
     def before_train(self, runner) -> None:
-        saved_iter, states = self._resumed or (None, None)
-        self._resumed = None
-        if not states or runner.iter == 0 or runner.iter != saved_iter:
-            return
-        if len(states) != get_world_size():
+        loader = runner.train_dataloader
+        if loader.num_workers > 0 and type(loader.sampler).__name__ != 'SeededSampler':
             runner.logger.warning(
-                f'RandomStateHook: checkpoint holds RNG states of {len(states)} ranks, '
-                f'this run has {get_world_size()}: keeping the fresh seed')
-            return
-        set_rng_state(states[get_rank()])
+                'RandomStateHook: data workers without SeededSampler + SeededDataset '
+                '(dbot_mm/engine/data/seeded.py): augmentation after a resume will differ')
+
+    def before_train_epoch(self, runner) -> None:
+        seed_all(derive_seed(runner.seed, runner.iter, 1))  # data fetched before the 1st iter
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        seed_all(derive_seed(runner.seed, runner.iter, 0))

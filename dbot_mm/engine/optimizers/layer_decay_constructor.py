@@ -1,133 +1,72 @@
-"""Layer-wise learning-rate decay for the one ViT, in any OpenMMLab model.
+"""Layer-wise lr decay for a DBotViT backbone inside any OpenMMLab model.
 
-Every downstream recipe of dBOT (DESIGN §4) fine-tunes with layer-wise lr decay: the parameters
-of block ``i`` of a depth-``D`` ViT train at ``base_lr * rate ** (D + 1 - (i + 1))``, the
-embeddings at ``base_lr * rate ** (D + 1)``, and everything after the blocks (final norms, heads,
-necks, decoders) at ``base_lr``. The three libraries' own constructors cannot do this for our
-backbone inside their models (DESIGN §6): mmpretrain's needs ``get_layer_depth`` on the top-level
-model (detectors/segmentors lack it), mmdet's accepts only ConvNeXt, mmseg's matches class names.
-This one finds the :class:`~dbot_mm.models.DBotViT` registered as ``backbone`` of whatever model
-it is given and asks it for each parameter's layer.
-
-It is registered once in mmengine's root ``OPTIM_WRAPPER_CONSTRUCTORS``; the registries of
-mmpretrain, mmdet and mmseg are children of it, so
-``optim_wrapper=dict(constructor='LayerDecayOptimWrapperConstructor', ...)`` works under every
-default scope.
+The official fine-tuning (dBOT ``util/lr_decay.py``: ``param_groups_lrd``, after BEiT's
+``optim_factory.py``) trains block ``i`` of a depth-``D`` ViT at ``base_lr * rate ** (D - i)``,
+the embeddings at ``base_lr * rate ** (D + 1)`` and everything after the blocks at ``base_lr``.
+mmpretrain's ``LearningRateDecayOptimWrapperConstructor`` computes exactly that from
+``DBotViT.get_layer_depth`` (``rate ** (num_layers - 1 - layer_id)``, ``num_layers = D + 2``);
+the weight-decay exemptions come from its ``flat_decay_mult`` / ``custom_keys`` in the config.
 """
-from typing import Dict, List, Optional, Tuple
+from functools import partial
+from typing import Callable, List, Optional
 
 import torch.nn as nn
-from mmengine.logging import print_log
-from mmengine.optim import DefaultOptimWrapperConstructor
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
+from mmpretrain.engine.optimizers import LearningRateDecayOptimWrapperConstructor
 
-DEFAULT_NO_DECAY_NAMES = ('pos_embed', 'cls_token', 'mask_token', 'relative_position_bias_table')
 BACKBONE_NAME = 'backbone'
-SUPPORTED_KEYS = ('layer_decay_rate', 'no_decay_names')
+# what mmpretrain's add_params reads; anything else would be ignored without a word
+SUPPORTED_KEYS = ('layer_decay_rate', 'flat_decay_mult', 'norm_decay_mult', 'bias_decay_mult',
+                  'custom_keys')
 
 
 def find_backbone(model: nn.Module) -> nn.Module:
-    """The first ``DBotViT`` among ``model.named_modules()`` whose name is ``'backbone'``."""
-    from dbot_mm.models.backbones.vit import DBotViT  # models import the whole stack
-    for name, module in model.named_modules():
-        if name == BACKBONE_NAME and isinstance(module, DBotViT):
-            return module
-    found = [name or '<model>' for name, m in model.named_modules() if isinstance(m, DBotViT)]
-    where = f' (DBotViT found at {found}, but not as the backbone)' if found else ''
+    """The ``DBotViT`` registered as ``model.backbone``; a one-line TypeError otherwise."""
+    from dbot_mm.models.backbones.vit import DBotViT  # lazy: dbot_mm.models imports the engine
     backbone = getattr(model, BACKBONE_NAME, None)
-    what = f'its backbone is {type(backbone).__name__}' if backbone is not None else \
-        'it has no backbone'
+    if isinstance(backbone, DBotViT):
+        return backbone
+    what = type(backbone).__name__ if backbone is not None else 'none'
     raise TypeError(
-        f'LayerDecayOptimWrapperConstructor: {type(model).__name__} has no DBotViT registered '
-        f"as '{BACKBONE_NAME}' ({what}){where}; layer-wise lr decay needs the dbot_mm ViT as "
-        f"model.backbone (type='DBotViT' / 'mmpretrain.DBotViT')")
+        f'LayerDecayOptimWrapperConstructor: {type(model).__name__}.{BACKBONE_NAME} is {what}; '
+        "layer-wise lr decay needs the dbot_mm ViT there (type='DBotViT' / 'mmpretrain.DBotViT')")
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
-class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
-    """Parameter groups by (layer, weight decay yes/no) for a model whose backbone is a DBotViT.
+class LayerDecayOptimWrapperConstructor(LearningRateDecayOptimWrapperConstructor):
+    """mmpretrain's layer-decay constructor, with each parameter's layer taken from
+    ``model.backbone`` (a :class:`~dbot_mm.models.DBotViT`); parameters outside it get ``base_lr``.
 
-    ``paramwise_cfg``:
-
-    - ``layer_decay_rate`` (float, default 1.0 = no decay): a backbone parameter at layer
-      ``layer_id`` of ``num_layers`` (``backbone.get_layer_depth``: embeddings 0, block ``i`` ->
-      ``i + 1``, final norms ``depth + 1``) gets ``lr = base_lr * rate ** (num_layers - 1 -
-      layer_id)``; every parameter outside the backbone (heads, necks, decoders) gets ``base_lr``.
-    - ``no_decay_names`` (tuple of str, default ``('pos_embed', 'cls_token', 'mask_token',
-      'relative_position_bias_table')``): parameters whose name contains one of these, and every
-      parameter with ``ndim <= 1`` (biases, norms, layer-scale gammas), get ``weight_decay=0``;
-      the others keep the optimizer's ``weight_decay``.
-
-    Frozen parameters (``requires_grad=False``: a dBOT teacher, a frozen position embedding) are
-    left out of the optimizer. Other ``paramwise_cfg`` keys of mmengine's default constructor
-    (``custom_keys``, ``*_decay_mult``, ...) are refused rather than silently ignored.
-    Each group also carries ``layer_id`` and ``lr_scale`` (informational).
+    Ours only because mmpretrain's asks the top-level model for ``get_layer_depth``, which mmdet
+    detectors and mmseg segmentors do not have; it is registered in mmengine's root registry so
+    that the mmpretrain, mmdet and mmseg default scopes all find it. ``paramwise_cfg`` is
+    mmpretrain's; keys it would silently ignore and a rate outside (0, 1] are refused.
     """
 
     def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg: Optional[dict] = None):
         paramwise_cfg = dict(paramwise_cfg or {})
         unknown = sorted(set(paramwise_cfg) - set(SUPPORTED_KEYS))
         if unknown:
-            raise ValueError(
-                f'LayerDecayOptimWrapperConstructor: unsupported paramwise_cfg keys {unknown}; '
-                f'it takes only {list(SUPPORTED_KEYS)}')
-        rate = float(paramwise_cfg.get('layer_decay_rate', 1.0))
+            raise ValueError(f'LayerDecayOptimWrapperConstructor: unsupported paramwise_cfg keys '
+                             f'{unknown}; it takes {list(SUPPORTED_KEYS)}')
+        for key, custom in paramwise_cfg.get('custom_keys', {}).items():
+            if set(custom) - {'decay_mult'}:
+                raise ValueError(f'LayerDecayOptimWrapperConstructor: custom_keys[{key!r}] = '
+                                 f'{dict(custom)}; only decay_mult applies (lr follows the layer)')
+        # always set: an empty paramwise_cfg would make mmengine put model.parameters() (frozen
+        # ones included) into one group instead of calling add_params
+        rate = float(paramwise_cfg.setdefault('layer_decay_rate', 1.0))
         if not 0. < rate <= 1.:
-            raise ValueError(
-                f'LayerDecayOptimWrapperConstructor: layer_decay_rate must be in (0, 1], got '
-                f'{rate}')
-        names = paramwise_cfg.get('no_decay_names', DEFAULT_NO_DECAY_NAMES)
-        if isinstance(names, str):
-            names = (names, )
-        # Never empty, so that the parent's __call__ always goes through add_params.
-        paramwise_cfg = dict(layer_decay_rate=rate, no_decay_names=tuple(names))
+            raise ValueError(f'LayerDecayOptimWrapperConstructor: layer_decay_rate must be in '
+                             f'(0, 1], got {rate}')
         super().__init__(optim_wrapper_cfg, paramwise_cfg)
-        if self.base_lr is None:
+        if self.base_lr is None or self.base_wd is None:  # mmpretrain's fails on a missing wd
             raise ValueError('LayerDecayOptimWrapperConstructor: the optimizer config needs an '
-                             'explicit lr')
-        self.layer_decay_rate = rate
-        self.no_decay_names = tuple(names)
-
-    def is_no_decay(self, name: str, param: nn.Parameter) -> bool:
-        return param.ndim <= 1 or any(key in name for key in self.no_decay_names)
+                             f'explicit lr and weight_decay, got {dict(self.optimizer_cfg)}')
 
     def add_params(self, params: List[dict], module: nn.Module, prefix: str = '',
-                   **kwargs) -> None:
-        """Append one group per (layer_id, decay / no decay) of ``module`` to ``params``."""
-        backbone = find_backbone(module)
-        bb_prefix = BACKBONE_NAME + '.'
-        num_layers = backbone.get_layer_depth('', bb_prefix)[1]
-        groups: Dict[Tuple[int, bool], dict] = {}
-        for name, param in module.named_parameters():
-            if not param.requires_grad:
-                continue
-            if name.startswith(bb_prefix):
-                layer_id, num_layers = backbone.get_layer_depth(name, bb_prefix)
-            else:
-                layer_id = num_layers - 1
-            no_decay = self.is_no_decay(name, param)
-            key = (layer_id, no_decay)
-            if key not in groups:
-                scale = self.layer_decay_rate ** (num_layers - 1 - layer_id)
-                group = dict(params=[], lr=self.base_lr * scale, lr_scale=scale,
-                             layer_id=layer_id)
-                if no_decay:
-                    group['weight_decay'] = 0.
-                elif self.base_wd is not None:
-                    group['weight_decay'] = self.base_wd
-                groups[key] = group
-            groups[key]['params'].append(param)
-        if not groups:
-            raise ValueError(f'LayerDecayOptimWrapperConstructor: {type(module).__name__} has '
-                             'no trainable parameters')
-        ordered = [groups[k] for k in sorted(groups)]
-        params.extend(ordered)
-        scales = [g['lr_scale'] for g in ordered]
-        n_decay = sum(len(g['params']) for k, g in groups.items() if not k[1])
-        n_no_decay = sum(len(g['params']) for k, g in groups.items() if k[1])
-        print_log(
-            f'LayerDecayOptimWrapperConstructor: {type(module).__name__} with DBotViT backbone '
-            f'({num_layers} layers), layer_decay_rate {self.layer_decay_rate}: {len(ordered)} '
-            f'param groups, lr scale {min(scales):.4g}..{max(scales):.4g} of base lr '
-            f'{self.base_lr:g}; {n_decay} tensors with weight decay {self.base_wd}, '
-            f'{n_no_decay} without', logger='current')
+                   get_layer_depth: Optional[Callable] = None, **kwargs) -> None:
+        if get_layer_depth is None:  # the top-level call: the layer of 'backbone.*' parameters
+            get_layer_depth = partial(find_backbone(module).get_layer_depth,
+                                      prefix=BACKBONE_NAME + '.')
+        super().add_params(params, module, prefix, get_layer_depth=get_layer_depth, **kwargs)

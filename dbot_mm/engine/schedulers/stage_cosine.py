@@ -1,9 +1,9 @@
-"""Per-stage LR schedule of dBOT: linear warm-up from 0, then half-cosine to ``eta_min``,
-restarted at every stage boundary, updated every iteration.
+"""Per-stage LR of dBOT (official util/lr_sched.py, ``adjust_learning_rate``, called every
+iteration): linear warm-up from 0, then half-cosine to ``eta_min``, restarted at every stage.
 
-Closed form in the global step (no chaining from the current LR): mmengine's chained LinearLR +
-CosineAnnealingLR would peak at a few % of the intended LR in stage 2 (DESIGN §6), and a closed
-form is exact after resume.
+A closed form in the global step, as the official code: mmengine's chained LinearLR +
+CosineAnnealingLR update the current LR multiplicatively, so stage 2 would peak at a few % of the
+intended LR; and a closed form is exact after a resume.
 """
 import math
 from typing import Sequence
@@ -37,21 +37,14 @@ def stage_factor(step: float, stages: Sequence[float], warmup: float) -> float:
 
 
 class StageCosineParamScheduler(_ParamScheduler):
-    """Args:
-        stage_epochs: stage boundaries, e.g. [0, 800, 1600] (same as DBotBootstrapHook's).
-        warmup_epochs: linear warm-up at the start of each stage.
-        eta_min: value at the end of each stage.
-        by_epoch / convert_to_iter_based: as every mmengine scheduler; the per-iteration
-            schedule of dBOT is ``by_epoch=True, convert_to_iter_based=True``.
-    """
+    """``stage_epochs`` as DBotBootstrapHook's, a ``warmup_epochs`` warm-up in each stage, then
+    cosine to ``eta_min``; dBOT steps it every iteration (``convert_to_iter_based=True``)."""
 
     def __init__(self, optimizer, param_name: str, stage_epochs: Sequence[float],
                  warmup_epochs: float, eta_min: float = 0., begin: int = 0, end: int = INF,
                  last_step: int = -1, by_epoch: bool = True, verbose: bool = False):
         check_stages(stage_epochs, warmup_epochs, type(self).__name__)
-        self.stages = list(stage_epochs)
-        self.warmup = warmup_epochs
-        self.eta_min = eta_min
+        self.stages, self.warmup, self.eta_min = list(stage_epochs), warmup_epochs, eta_min
         super().__init__(optimizer, param_name=param_name, begin=begin, end=end,
                          last_step=last_step, by_epoch=by_epoch, verbose=verbose)
 
@@ -59,14 +52,27 @@ class StageCosineParamScheduler(_ParamScheduler):
     def build_iter_from_epoch(cls, *args, stage_epochs, warmup_epochs, begin=0, end=INF,
                               by_epoch=True, epoch_length=None, **kwargs):
         """Stages and warm-up given in epochs, stepped every iteration."""
-        if not by_epoch or epoch_length is None or epoch_length <= 0:
+        if not by_epoch or not epoch_length or epoch_length <= 0:
             raise ValueError(f'{cls.__name__}: convert_to_iter_based needs by_epoch=True and a '
                              f'known epoch length, got epoch_length={epoch_length}')
         check_stages(stage_epochs, warmup_epochs, cls.__name__)
-        end = end if end == INF else end * epoch_length
         return cls(*args, stage_epochs=[s * epoch_length for s in stage_epochs],
                    warmup_epochs=warmup_epochs * epoch_length, begin=begin * epoch_length,
-                   end=end, by_epoch=False, **kwargs)
+                   end=end if end == INF else end * epoch_length, by_epoch=False, **kwargs)
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Resume the step; the schedule (stages, warm-up, eta_min) stays this run's config, but
+        stages that all scale by one factor mean that the epoch length changed."""
+        old, new = state_dict.get('stages', self.stages), self.stages
+        if len(old) == len(new) and old != new and all(
+                math.isclose(a * new[-1], b * old[-1]) for a, b in zip(old, new)):
+            raise ValueError(
+                f'{type(self).__name__}: the checkpoint has stages {old} (in steps), this run '
+                f'{new}: the number of iterations per epoch changed (another GPU count or batch '
+                'size); resume with the same, or start a new run with load_from')
+        config = dict(stages=new, warmup=self.warmup, eta_min=self.eta_min)
+        super().load_state_dict(state_dict)
+        self.__dict__.update(config)
 
     def _get_value(self):
         f = stage_factor(self.last_step, self.stages, self.warmup)

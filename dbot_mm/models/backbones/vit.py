@@ -33,6 +33,35 @@ ARCH_SETTINGS = {
 OUT_TYPES = ('cls_token', 'avg_featmap', 'featmap', 'raw')
 
 
+def _resolve_out_indices(out_indices: Union[int, Sequence[int]], depth: int) -> Tuple[int, ...]:
+    """Block indices (negative counts from the last); a bad value fails here instead of wrapping
+    modulo the depth (ViT-L's (7, 11, 15, 23) on a ViT-B would give fewer maps)."""
+    indices = [out_indices] if isinstance(out_indices, int) else list(out_indices)
+    n = max(depth, 1)  # depth 0 (embeddings only) has one output: index 0 or -1
+    if not indices:
+        raise ValueError(f'DBotViT: out_indices is empty (depth {depth})')
+    for i in indices:
+        if not -n <= i < n:
+            raise ValueError(f'DBotViT: out_indices value {i} is out of range for depth {depth} '
+                             f'(valid: {-n}..{n - 1})')
+    resolved = tuple(i % n for i in indices)
+    if list(resolved) != sorted(set(resolved)):
+        raise ValueError(f'DBotViT: out_indices {tuple(indices)} must name distinct blocks in '
+                         f'increasing order (depth {depth}: they are blocks {resolved})')
+    return resolved
+
+
+def _rel_pos_grid_message(img_hw, hw, grid, patch) -> str:
+    """What works with a relative position bias of a fixed token grid, in one line."""
+    crop = f'{grid[0] * patch}x{grid[1] * patch}'
+    return (f'DBotViT (use_rel_pos_bias=True): a {img_hw[0]}x{img_hw[1]} input gives a '
+            f'{hw[0]}x{hw[1]} token grid, but the relative position bias was built for '
+            f'{grid[0]}x{grid[1]} (img_size {crop}, patch {patch}); every forward must see '
+            f'{crop} pixels: slide inference with crop_size {crop}, and pad smaller test images '
+            f'to it (mmseg: model.data_preprocessor.test_cfg=dict(size=crop_size)); or set '
+            f'use_rel_pos_bias=False')
+
+
 class Block(TimmBlock):
     """timm's pre-norm block, plus an optional per-block relative position bias (BEiT style)."""
 
@@ -95,7 +124,8 @@ class DBotViT(BaseModule):
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if arch not in ARCH_SETTINGS:
-            raise ValueError(f'DBotViT: unknown arch {arch!r}, expected one of {list(ARCH_SETTINGS)}')
+            raise ValueError(
+                f'DBotViT: unknown arch {arch!r}, expected one of {list(ARCH_SETTINGS)}')
         if out_type not in OUT_TYPES:
             raise ValueError(f'DBotViT: unknown out_type {out_type!r}, expected one of {OUT_TYPES}')
         default_dims, default_depth, default_heads = ARCH_SETTINGS[arch]
@@ -117,7 +147,8 @@ class DBotViT(BaseModule):
         self.grid_size = tuple(self.patch_embed.grid_size)
         num_patches = self.grid_size[0] * self.grid_size[1]
         self.cls_token = nn.Parameter(torch.zeros(1, 1, self.embed_dims))
-        # Created frozen in __init__: DDP is built before init_weights (DESIGN §6).
+        # Created frozen in __init__: mmengine's Runner wraps the model in DDP when it is built,
+        # before train() calls init_weights, and DDP only registers parameters that need grads.
         self.pos_embed = nn.Parameter(
             torch.zeros(1, num_patches + 1, self.embed_dims), requires_grad=not freeze_pos_embed)
         self.pos_drop = nn.Dropout(drop_rate)
@@ -133,9 +164,8 @@ class DBotViT(BaseModule):
         self.norm = norm_layer(self.embed_dims) if final_norm else nn.Identity()
         self.fc_norm = norm_layer(self.embed_dims) if out_type == 'avg_featmap' else nn.Identity()
 
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        self.out_indices = tuple(i % self.depth if self.depth else 0 for i in out_indices)
+        self.out_indices = _resolve_out_indices(out_indices, self.depth)
+        self.use_rel_pos_bias = bool(use_rel_pos_bias and self.depth)
         self.reset_parameters()
 
     # ----------------------------------------------------------------------------- init
@@ -171,8 +201,11 @@ class DBotViT(BaseModule):
     # -------------------------------------------------------------------------- forward
     def patchify(self, x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
         """Patch tokens (B, L, C) with their position embedding, and the token grid (H, W)."""
+        img_hw = tuple(x.shape[-2:])
         x = self.patch_embed(x)
         hw = (x.shape[1], x.shape[2])
+        if self.use_rel_pos_bias and hw != self.grid_size:
+            raise ValueError(_rel_pos_grid_message(img_hw, hw, self.grid_size, self.patch_size))
         pos = self.pos_embed
         if hw != self.grid_size:
             # bicubic without antialias, as MAE's interpolate_pos_embed and our loader
@@ -203,7 +236,8 @@ class DBotViT(BaseModule):
         return self.norm(x)
 
     def forward_target(self, x: torch.Tensor) -> torch.Tensor:
-        """Teacher: all tokens incl. CLS of the last block, without the final norm (DESIGN §3)."""
+        """Teacher: all tokens incl. CLS of the last block, without the final norm (official
+        models_mae.py ``forward_teacher`` with its default ``tlayernorm=0``)."""
         x, _ = self.patchify(x)
         x = self.add_cls_token(x)
         for blk in self.blocks:

@@ -33,6 +33,22 @@ def random_masking(batch_size: int, num_patches: int, mask_ratio: float,
     return ids_shuffle[:, :len_keep], ids_restore, torch.gather(mask, 1, ids_restore)
 
 
+def check_token_grids(student: nn.Module, teacher: nn.Module) -> None:
+    """The target has one teacher token per student token (CLS included), so both ViTs must cut
+    the image into the same grid: same patch size (each pads its input to its patch size)."""
+    if teacher.patch_size == student.patch_size:
+        return
+    img_h, img_w = student.patch_embed.img_size
+
+    def grid(vit):
+        return f'{math.ceil(img_h / vit.patch_size)}x{math.ceil(img_w / vit.patch_size)}'
+
+    raise ValueError(
+        f"DBOT: the teacher's token grid {grid(teacher)} (patch_size {teacher.patch_size}) "
+        f"differs from the student's {grid(student)} (patch_size {student.patch_size}) on "
+        f'{img_h}x{img_w} images; set model.teacher.patch_size={student.patch_size}')
+
+
 @MODELS.register_module()
 class DBOT(BaseSelfSupervisor):
     """dBOT self-supervisor.
@@ -70,6 +86,7 @@ class DBOT(BaseSelfSupervisor):
                  init_cfg: Optional[dict] = None):
         student = MODELS.build(backbone)
         teacher = MODELS.build(teacher)
+        check_token_grids(student, teacher)
         neck = dict(neck, embed_dims=student.embed_dims, grid_size=student.grid_size,
                     target_dims=teacher.embed_dims)
         super().__init__(backbone=student, neck=neck, head=head,
@@ -83,7 +100,8 @@ class DBOT(BaseSelfSupervisor):
 
     @staticmethod
     def _freeze(module: nn.Module) -> nn.Module:
-        # requires_grad=False from __init__: DDP is built before init_weights (DESIGN §6).
+        # requires_grad=False from __init__: mmengine's Runner wraps the model in DDP when it is
+        # built, before train() calls init_weights, and DDP skips parameters without grads.
         module.requires_grad_(False)
         return module.eval()
 

@@ -2,11 +2,13 @@
 
 mmengine's ``PretrainedInit`` and mmseg's ``MAE`` backbone load with ``strict=False`` (and mmseg
 ignores ``prefix``), so a checkpoint whose keys do not line up loads nothing and training starts
-from random weights without a word (DESIGN §6). :func:`load_backbone_checkpoint` is what
+from random weights without a word. :func:`load_backbone_checkpoint` is what
 ``DBotViT.init_weights`` uses for ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)``:
 
-- it reads an mmengine checkpoint (``{'state_dict': ...}``), an official MAE / dBOT file
-  (``{'model': ...}``) or a plain state dict, with ``torch.load(weights_only=True)``;
+- it reads a local file or an http(s) URL through mmengine's ``CheckpointLoader`` scheme dispatch
+  with ``torch.load(weights_only=True)`` loaders (``dbot_mm/utils/checkpoint_loader.py``): an
+  mmengine checkpoint (``{'state_dict': ...}``), an official MAE / dBOT file (``{'model': ...}``)
+  or a plain state dict;
 - it takes the keys under ``prefix`` (``'backbone.'``: the dBOT student or any mmengine model's
   backbone, ``'teacher.'``: the dBOT teacher, ``''``: an exported backbone or an official file);
 - it resizes ``pos_embed`` to the model's token grid (bicubic, CLS slot kept);
@@ -19,14 +21,16 @@ from random weights without a word (DESIGN §6). :func:`load_backbone_checkpoint
 import logging
 import math
 import os
-import os.path as osp
 import re
 from collections import OrderedDict
-from typing import Dict, Iterable, List, NamedTuple, Optional, Union
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Union
 
 import torch
 import torch.nn as nn
 from mmengine.logging import print_log
+
+from dbot_mm.utils.checkpoint_loader import load_checkpoint
+from dbot_mm.utils.checkpoint_safety import CheckpointReadError, UnsafeCheckpointError
 
 STATE_DICT_KEYS = ('state_dict', 'model', 'module')
 # Model parameters a pretrained encoder file must provide (anything else is downstream-only).
@@ -34,10 +38,17 @@ _ENCODER_PATTERN = re.compile(r'^(patch_embed\.|cls_token$|blocks\.\d+\.)')
 # Per-block parameters that are new downstream (layer scale, relative position bias).
 _DOWNSTREAM_BLOCK_PATTERN = re.compile(r'^blocks\.\d+\.(ls\d|rel_pos_bias)')
 _MAX_LISTED = 8
+# Keys of mmengine's PretrainedInit (type, checkpoint, prefix, map_location).
+_PRETRAINED_CFG_KEYS = ('type', 'checkpoint', 'prefix', 'map_location')
 
 
 class CheckpointLoadError(RuntimeError):
     """A pretrained checkpoint does not fit the model (one-line message)."""
+
+
+# Everything the loaders here raise for a bad file, each with a one-line message naming it.
+CHECKPOINT_ERRORS = (FileNotFoundError, CheckpointLoadError, CheckpointReadError,
+                     UnsafeCheckpointError)
 
 
 class LoadReport(NamedTuple):
@@ -50,36 +61,71 @@ class LoadReport(NamedTuple):
     resized: List[str]
 
 
+class PretrainedCfg(NamedTuple):
+    """A validated ``init_cfg=dict(type='Pretrained', ...)``."""
+    checkpoint: str
+    prefix: str
+    map_location: Any
+
+
 def _short_list(keys: Iterable[str], limit: int = _MAX_LISTED) -> str:
     keys = list(keys)
     shown = ', '.join(keys[:limit])
     return shown + (f', ... (+{len(keys) - limit} more)' if len(keys) > limit else '')
 
 
-def resolve_checkpoint_path(filename: Union[str, os.PathLike]) -> str:
-    """A local path for ``filename``; http(s) URLs are downloaded once into torch hub's cache."""
-    filename = str(filename)
-    if filename.startswith(('http://', 'https://')):
-        cached = osp.join(torch.hub.get_dir(), 'checkpoints', osp.basename(filename.split('?')[0]))
-        if not osp.isfile(cached):
-            os.makedirs(osp.dirname(cached), exist_ok=True)
-            torch.hub.download_url_to_file(filename, cached, progress=False)
-        return cached
-    path = osp.expanduser(filename)
-    if not osp.isfile(path):
-        raise FileNotFoundError(f"pretrained checkpoint '{filename}' not found")
-    return path
+def pretrained_from_init_cfg(init_cfg: Any, owner: str = 'DBotViT') -> Optional[PretrainedCfg]:
+    """The checkpoint of a ``Pretrained`` ``init_cfg``; None for no or another init_cfg.
+
+    mmengine accepts a list of initialisers, applying ``Pretrained`` last; the strict loader here
+    takes exactly one dict, so a list holding a ``Pretrained`` entry (which mmengine would load
+    leniently after the others) and a ``Pretrained`` dict without a checkpoint are one-line
+    errors naming ``owner``, instead of an AttributeError / KeyError.
+    """
+    if not init_cfg:
+        return None
+    if isinstance(init_cfg, (list, tuple)):
+        types = [c.get('type') if isinstance(c, dict) else type(c).__name__ for c in init_cfg]
+        if 'Pretrained' in types:
+            raise CheckpointLoadError(
+                f'{owner}: init_cfg is a list {types}; a pretrained {owner} takes a single '
+                "init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...), loaded strictly")
+        return None
+    if not isinstance(init_cfg, dict):
+        raise CheckpointLoadError(
+            f'{owner}: init_cfg must be a dict, got {type(init_cfg).__name__} {init_cfg!r}')
+    if init_cfg.get('type') != 'Pretrained':
+        return None
+    unknown = [k for k in init_cfg if k not in _PRETRAINED_CFG_KEYS]
+    if unknown:
+        raise CheckpointLoadError(
+            f"{owner}: init_cfg=dict(type='Pretrained') has unknown keys {unknown} "
+            f'(accepted: {list(_PRETRAINED_CFG_KEYS)})')
+    checkpoint = init_cfg.get('checkpoint')
+    if not checkpoint or not isinstance(checkpoint, (str, os.PathLike)):
+        raise CheckpointLoadError(
+            f"{owner}: init_cfg=dict(type='Pretrained') needs checkpoint=<file or URL>, got "
+            f'{checkpoint!r} (keys: {sorted(init_cfg)})')
+    prefix = init_cfg.get('prefix') or ''
+    if not isinstance(prefix, str):
+        raise CheckpointLoadError(
+            f"{owner}: init_cfg prefix must be a string such as 'backbone.', got {prefix!r}")
+    return PretrainedCfg(os.fspath(checkpoint), prefix, init_cfg.get('map_location', 'cpu'))
 
 
-def read_checkpoint(path: str, map_location='cpu') -> object:
-    """``torch.load(weights_only=True)``, with mmengine's checkpoint classes allowlisted."""
-    from dbot_mm.utils.checkpoint_safety import load_checkpoint_file
-    return load_checkpoint_file(path, map_location=map_location)
+def read_checkpoint(filename: Union[str, os.PathLike], map_location='cpu') -> Any:
+    """A local file or http(s) URL (cached by its full URL), ``weights_only=True``."""
+    return load_checkpoint(filename, map_location=map_location)
 
 
 def extract_state_dict(checkpoint: object, filename: str = '') -> Dict[str, torch.Tensor]:
     """The tensors of an mmengine checkpoint (``state_dict``), an official MAE/dBOT file
-    (``model``) or a plain state dict; a DDP ``module.`` prefix on every key is dropped."""
+    (``model``) or a plain state dict; a DDP ``module.`` prefix on every key is dropped.
+
+    Our own, not mmengine's ``_load_checkpoint_to_model``: that one only unwraps ``state_dict``
+    (not the official files' ``model``) and loads straight into the model with ``strict=False``,
+    while the strict checks below need the tensors first.
+    """
     if not isinstance(checkpoint, dict):
         raise CheckpointLoadError(
             f"checkpoint '{filename}' holds a {type(checkpoint).__name__}, not a state dict")
@@ -152,7 +198,8 @@ def load_backbone_checkpoint(module: nn.Module,
 
     Args:
         module: a ``DBotViT`` (or any module with timm-style ViT keys and a ``grid_size``).
-        filename: a local file or an http(s) URL (cached in torch hub's directory).
+        filename: a local file or an http(s) URL (cached under torch hub's directory, keyed by
+            the whole URL).
         prefix: ``'backbone.'`` (dBOT student / an mmengine model's backbone), ``'teacher.'``
             (dBOT teacher) or ``''`` (exported backbone, official MAE/dBOT ``{'model': ...}``).
         map_location: passed to ``torch.load``.
@@ -160,13 +207,14 @@ def load_backbone_checkpoint(module: nn.Module,
 
     Raises:
         FileNotFoundError: the file does not exist.
+        CheckpointReadError: the file is empty, truncated, an HTML page; a download failed.
+        UnsafeCheckpointError: the file holds globals that are not allowlisted.
         CheckpointLoadError: nothing under ``prefix`` matches, a shape differs (other than a
             ``pos_embed`` of another grid), or an encoder weight is missing.
     """
     logger = logger or 'current'
     prefix = normalize_prefix(prefix)
-    path = resolve_checkpoint_path(filename)
-    state = extract_state_dict(read_checkpoint(path, map_location), str(filename))
+    state = extract_state_dict(read_checkpoint(filename, map_location), str(filename))
     source = strip_prefix(state, prefix)
     target = module.state_dict()
     matched = [k for k in target if k in source]

@@ -31,9 +31,10 @@ class RelativePositionBias(nn.Module):
     def forward(self, num_tokens: int) -> torch.Tensor:
         n = self.relative_position_index.shape[0]
         if num_tokens != n:
+            # DBotViT names the image and crop sizes before this; here only token counts exist.
             raise ValueError(
-                f'relative position bias was built for a {self.window_size} token grid '
-                f'({n} tokens incl. CLS) but got {num_tokens} tokens: use the training crop size '
-                f'(e.g. slide inference) or disable use_rel_pos_bias')
+                f'RelativePositionBias: built for a {self.window_size[0]}x{self.window_size[1]} '
+                f'token grid ({n} tokens incl. CLS) but got {num_tokens} tokens: every input '
+                f'must give exactly that grid (a masked forward cannot use the bias)')
         bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
         return bias.view(n, n, -1).permute(2, 0, 1).unsqueeze(0)

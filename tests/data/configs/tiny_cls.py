@@ -3,7 +3,8 @@
 # is given on the command line, e.g.
 #   --cfg-options train_dataloader.dataset.data_root=DIR \
 #       val_dataloader.dataset.data_root=DIR test_dataloader.dataset.data_root=DIR
-default_scope = 'mmpretrain'
+# mmpretrain's runtime (its env_cfg says nccl on purpose: the tools switch to gloo without CUDA)
+_base_ = 'mmpretrain::_base_/default_runtime.py'
 custom_imports = dict(imports=['dbot_mm'], allow_failed_imports=False)
 
 model = dict(
@@ -79,23 +80,5 @@ val_cfg = dict()
 test_cfg = dict()
 auto_scale_lr = dict(base_batch_size=4)
 
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=1),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='VisualizationHook', enable=False),
-)
-# nccl on purpose: the tools switch it to gloo on machines without CUDA.
-env_cfg = dict(
-    cudnn_benchmark=False,
-    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'),
-)
-visualizer = dict(
-    type='UniversalVisualizer', vis_backends=[dict(type='LocalVisBackend')])
-log_level = 'INFO'
-load_from = None
-resume = False
-randomness = dict(seed=0, deterministic=False)
+default_hooks = dict(logger=dict(interval=1))
+randomness = dict(seed=0)

@@ -1,6 +1,8 @@
 """load_backbone_checkpoint: student / teacher prefixes, pos_embed resizing, checkpoint formats,
 and one-line errors that name the file and the keys (never a silent partial load)."""
+import io
 import os.path as osp
+import urllib.error
 
 import pytest
 import torch
@@ -9,7 +11,10 @@ from mmengine.logging import HistoryBuffer
 
 import dbot_mm  # noqa: F401
 from dbot_mm.models.backbones.vit import DBotViT
-from dbot_mm.models.utils.pretrained import CheckpointLoadError, load_backbone_checkpoint
+from dbot_mm.models.utils.pretrained import (CheckpointLoadError, PretrainedCfg,
+                                             load_backbone_checkpoint, pretrained_from_init_cfg)
+from dbot_mm.utils.checkpoint_loader import url_cache_path
+from dbot_mm.utils.checkpoint_safety import CheckpointReadError
 
 
 def tiny_vit(**kwargs):
@@ -233,22 +238,133 @@ def test_not_a_state_dict(tmp_path):
     assert_one_line(err, path)
 
 
-def test_url_is_cached_in_torch_hub(tmp_path, monkeypatch, sources):
-    """http(s) checkpoints download once into torch hub's cache, then load like files."""
-    path = str(tmp_path / 'remote.pth')
-    torch.save(dict(model=clone_state(sources['teacher'])), path)
-    calls = []
+# ------------------------------------------------------------------- unreadable files
+def saved_bytes(obj, zipfile=True):
+    buffer = io.BytesIO()
+    torch.save(obj, buffer, _use_new_zipfile_serialization=zipfile)
+    return buffer.getvalue()
 
-    def fake_download(url, dst, progress=True):
-        calls.append(url)
-        torch.save(torch.load(path, weights_only=True), dst)
 
-    monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path / 'hub'))
-    monkeypatch.setattr(torch.hub, 'download_url_to_file', fake_download)
+@pytest.mark.parametrize('content,needle', [
+    (b'', 'the file is empty (0 bytes)'),
+    (b'\n<!DOCTYPE html>\n<html><head><title>Sign in</title></head></html>', 'HTML page'),
+    (b'<html><body>404</body></html>', 'HTML page'),
+    ('zip', 'truncated or not a torch checkpoint'),
+    ('legacy', 'truncated or not a torch checkpoint'),
+    (b'PK\x03\x04 not really a zip', 'truncated or not a torch checkpoint'),
+], ids=['empty', 'html', 'html-404', 'truncated-zip', 'truncated-legacy', 'bad-zip'])
+def test_unreadable_file_is_one_line(tmp_path, sources, content, needle):
+    if isinstance(content, str):
+        data = saved_bytes(dict(model=clone_state(sources['student'])), content == 'zip')
+        content = data[:len(data) // 2]
+    path = str(tmp_path / 'epoch_1600.pth')
+    with open(path, 'wb') as f:
+        f.write(content)
+    with pytest.raises(CheckpointReadError) as err:
+        load_backbone_checkpoint(tiny_vit(), path, prefix='backbone.')
+    assert_one_line(err, path, needle)
+
+
+# ------------------------------------------------------------------------------- init_cfg
+@pytest.mark.parametrize('init_cfg,needles', [
+    ([dict(type='Pretrained', checkpoint='a.pth'), dict(type='Constant', val=0)],
+     ['DBotViT', 'is a list', "'Pretrained'", "'Constant'"]),
+    (dict(type='Pretrained', prefix='backbone.'), ['DBotViT', 'needs checkpoint', 'prefix']),
+    (dict(type='Pretrained', checkpoint=''), ['needs checkpoint']),
+    (dict(type='Pretrained', checkpoint='a.pth', prefx='backbone.'), ["['prefx']"]),
+    (dict(type='Pretrained', checkpoint='a.pth', prefix=1), ['prefix must be a string']),
+    ('a.pth', ['must be a dict', "'a.pth'"]),
+], ids=['list', 'no-checkpoint', 'empty-checkpoint', 'typo', 'prefix-int', 'str'])
+def test_bad_pretrained_init_cfg_is_one_line(init_cfg, needles):
+    with pytest.raises(CheckpointLoadError) as err:
+        pretrained_from_init_cfg(init_cfg, 'DBotViT')
+    assert_one_line(err, *needles)
+
+
+def test_pretrained_init_cfg_parsed():
+    assert pretrained_from_init_cfg(None) is None
+    assert pretrained_from_init_cfg(dict(type='Normal', layer='Linear')) is None
+    assert pretrained_from_init_cfg([dict(type='Constant', val=1, layer='LayerNorm')]) is None
+    assert pretrained_from_init_cfg(dict(type='Pretrained', checkpoint='x.pth')) == \
+        PretrainedCfg('x.pth', '', 'cpu')
+    assert pretrained_from_init_cfg(dict(type='Pretrained', checkpoint='x.pth', prefix='teacher.',
+                                         map_location='meta')) == \
+        PretrainedCfg('x.pth', 'teacher.', 'meta')
+
+
+# ----------------------------------------------------------------------------------- URLs
+class FakeServer:
+    """``torch.hub.download_url_to_file`` serving bytes per URL, counting downloads."""
+
+    def __init__(self, monkeypatch, hub_dir):
+        self.files, self.calls = {}, []
+        monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(hub_dir))
+        monkeypatch.setattr(torch.hub, 'download_url_to_file', self.download)
+
+    def download(self, url, dst, hash_prefix=None, progress=True):
+        self.calls.append(url)
+        if url not in self.files:
+            raise urllib.error.HTTPError(url, 404, 'Not Found', None, None)
+        with open(dst, 'wb') as f:
+            f.write(self.files[url])
+
+
+def test_url_is_cached_by_full_url(tmp_path, monkeypatch, sources):
+    """http(s) checkpoints download once, into a cache entry of their own URL."""
+    server = FakeServer(monkeypatch, tmp_path / 'hub')
     url = 'https://example.org/ckpts/dbot_teacher.pth?download=1'
+    other = 'https://mirror.example.com/run2/dbot_teacher.pth'  # same file name
+    server.files[url] = saved_bytes(dict(model=clone_state(sources['teacher'])))
+    server.files[other] = saved_bytes(dict(model=clone_state(sources['student'])))
     for _ in range(2):
         vit = tiny_vit()
         load_backbone_checkpoint(vit, url)
         assert_state_equal(vit, sources['teacher'].state_dict())
-    assert calls == [url]
-    assert osp.isfile(tmp_path / 'hub' / 'checkpoints' / 'dbot_teacher.pth')
+    vit = tiny_vit()
+    load_backbone_checkpoint(vit, other)
+    assert_state_equal(vit, sources['student'].state_dict())
+    assert server.calls == [url, other]
+    assert url_cache_path(url) != url_cache_path(other)
+    assert osp.basename(url_cache_path(url)) == 'dbot_teacher.pth'
+    assert osp.isfile(url_cache_path(url)) and osp.isfile(url_cache_path(other))
+    assert url_cache_path(url).startswith(str(tmp_path / 'hub' / 'checkpoints' / 'dbot_mm'))
+
+
+def test_bad_download_is_not_cached(tmp_path, monkeypatch, sources):
+    server = FakeServer(monkeypatch, tmp_path / 'hub')
+    url = 'https://example.org/dbot_base_pre.pth'
+    server.files[url] = b'<!doctype html><html><title>Virus scan warning</title></html>'
+    with pytest.raises(CheckpointReadError) as err:
+        load_backbone_checkpoint(tiny_vit(), url)
+    assert_one_line(err, url, 'HTML page', 'nothing was cached')
+    assert not osp.exists(url_cache_path(url))
+    server.files[url] = saved_bytes(dict(model=clone_state(sources['teacher'])))
+    vit = tiny_vit()
+    load_backbone_checkpoint(vit, url)  # downloaded again, now the real file
+    assert_state_equal(vit, sources['teacher'].state_dict())
+    assert server.calls == [url, url]
+
+
+def test_damaged_cache_entry_is_removed(tmp_path, monkeypatch, sources):
+    server = FakeServer(monkeypatch, tmp_path / 'hub')
+    url = 'https://example.org/dbot_base_pre.pth'
+    server.files[url] = saved_bytes(dict(model=clone_state(sources['teacher'])))
+    load_backbone_checkpoint(tiny_vit(), url)
+    with open(url_cache_path(url), 'r+b') as f:  # the cached copy gets cut short
+        f.truncate(100)
+    with pytest.raises(CheckpointReadError) as err:
+        load_backbone_checkpoint(tiny_vit(), url)
+    assert_one_line(err, url, 'truncated', 'removed it from the cache')
+    assert not osp.exists(url_cache_path(url))
+    vit = tiny_vit()
+    load_backbone_checkpoint(vit, url)
+    assert_state_equal(vit, sources['teacher'].state_dict())
+    assert server.calls == [url, url]
+
+
+def test_failed_download_is_one_line(tmp_path, monkeypatch):
+    FakeServer(monkeypatch, tmp_path / 'hub')
+    url = 'https://example.org/missing.pth'
+    with pytest.raises(CheckpointReadError) as err:
+        load_backbone_checkpoint(tiny_vit(), url)
+    assert_one_line(err, url, 'could not download', '404')

@@ -17,3 +17,4 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=3, val_interval=1)
 default_hooks = dict(logger=dict(type='LoggerHook', interval=2))
 load_from = 'work_dirs/cls_vit-b_resumed/epoch_1.pth'
 resume = True
+work_dir = './work_dirs/cls_vit-b_resumed'

@@ -6,7 +6,7 @@ model = dict(
         arch='base',
         init_cfg=dict(
             type='Pretrained',
-            checkpoint='/cluster/home/alice/work_dirs/pretrain_vit-b_run2/dbot_stage1_epoch_2.pth',
+            checkpoint='/cluster/home/alice/dbot_mm/work_dirs/dbot_vit-b/dbot_stage1_epoch_2.pth',
             prefix='teacher.')),
     roi_head=dict(type='StandardRoIHead', mask_head=dict(type='FCNMaskHead')))
 train_dataloader = dict(batch_size=2, dataset=dict(type='CocoDataset', data_root='data/coco/'))
@@ -14,3 +14,4 @@ val_dataloader = dict(batch_size=1, dataset=dict(type='CocoDataset', data_root='
 val_evaluator = dict(type='CocoMetric', metric=['bbox', 'segm'])
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=2, val_interval=100)
 default_hooks = dict(logger=dict(type='LoggerHook', interval=1))
+work_dir = './work_dirs/det_mask-rcnn_vit-b'

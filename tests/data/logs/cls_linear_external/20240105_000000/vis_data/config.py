@@ -13,3 +13,4 @@ val_dataloader = dict(batch_size=128, dataset=dict(type='ImageNet', data_root='d
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1, val_interval=1)
 load_from = '/data/ckpts/mae_pretrain_vit_base.pth'
 resume = False
+work_dir = './work_dirs/cls_linear_external'

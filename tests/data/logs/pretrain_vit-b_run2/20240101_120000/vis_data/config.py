@@ -16,4 +16,4 @@ custom_hooks = [dict(type='DBotBootstrapHook', stage_epochs=[0, 2, 4])]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=5),
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2))
-work_dir = './work_dirs/pretrain_vit-b_run2'
+work_dir = './work_dirs/dbot_vit-b'

@@ -1,0 +1,3 @@
+from .seeded import SeededDataset, SeededSampler
+
+__all__ = ['SeededDataset', 'SeededSampler']
