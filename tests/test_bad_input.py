@@ -60,9 +60,11 @@ def out_indices_naming_one_block_twice(request, tmp_path):
 
 def teacher_with_another_patch_size(request, tmp_path):
     vit = dict(type='DBotViT', **TINY, depth=1)
-    DBOT(backbone=vit, teacher=dict(vit, patch_size=4),
-         neck=dict(type='DBotDecoder', decoder_embed_dims=16, decoder_depth=1, decoder_num_heads=2),
-         head=dict(type='DBotHead'))
+    DBOT(
+        backbone=vit,
+        teacher=dict(vit, patch_size=4),
+        neck=dict(type='DBotDecoder', decoder_embed_dims=16, decoder_depth=1, decoder_num_heads=2),
+        head=dict(type='DBotHead'))
 
 
 def rel_pos_bias_on_a_smaller_test_image(request, tmp_path):
@@ -86,8 +88,8 @@ def imagenet_without_val_labels(request, tmp_path):
 def tools_test_py_out_not_a_pickle(request, tmp_path):
     checkpoint = tmp_path / 'model.pth'
     checkpoint.touch()
-    run_tool('test', ROOT / 'configs/cls/vit-tiny-p8_1xb16-demo_in1k.py', checkpoint,
-             '--out', tmp_path / 'preds.json')
+    run_tool('test', ROOT / 'configs/cls/vit-tiny-p8_1xb16-demo_in1k.py', checkpoint, '--out',
+             tmp_path / 'preds.json')
 
 
 def tools_test_py_missing_checkpoint(request, tmp_path):
@@ -104,7 +106,7 @@ CASES = [
      r'DBotViT: out_indices \(3, 5, 5, 11\) must name distinct blocks in increasing order '
      r'\(depth 12: they are blocks \(3, 5, 5, 11\)\)'),
     ('out_indices_naming_one_block_twice', out_indices_naming_one_block_twice, ValueError,
-     r'DBotViT: out_indices \(-1, 11\) must name distinct blocks .* they are blocks \(11, 11\)'),
+     r'DBotViT: out_indices \(-1, 11\) must name distinct blocks .* they are blocks \(11, 11\)\)'),
     ('teacher_with_another_patch_size', teacher_with_another_patch_size, ValueError,
      r"DBOT: the teacher's token grid 8x8 \(patch_size 4\) differs from the student's 4x4 "
      r'\(patch_size 8\) on 32x32 images; set model\.teacher\.patch_size=8'),
@@ -150,8 +152,8 @@ def test_the_rel_pos_bias_remedy_works():
     assert predict(padded).pred_sem_seg.shape == (48, 80)
 
 
-@pytest.mark.parametrize('trigger, error, pattern', [c[1:] for c in CASES],
-                         ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    'trigger, error, pattern', [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_input_fails_in_one_line(trigger, error, pattern, request, tmp_path):
     with pytest.raises(error) as info:
         trigger(request, tmp_path)

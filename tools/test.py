@@ -10,8 +10,14 @@ import os.path as osp
 import dbot_mm  # noqa: F401  (registers models, hooks, datasets, metrics)
 from dbot_mm.evaluation import build_dump_metric
 from dbot_mm.utils.data_root import DataRootError, check_data_root
-from dbot_mm.utils.launch import (LaunchError, add_common_args, build_runner,
-                                  load_config, merge_test_args, parse_args)
+from dbot_mm.utils.launch import (
+    LaunchError,
+    add_common_args,
+    build_runner,
+    load_config,
+    merge_test_args,
+    parse_args,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,13 +46,12 @@ def main():
         parser.error(f"checkpoint '{args.checkpoint}' does not exist")
     try:
         cfg = load_config(args, merge_test_args)
-        check_data_root(cfg, ('test_dataloader',))
+        check_data_root(cfg, ('test_dataloader', ))
     except (LaunchError, DataRootError) as err:
         parser.error(str(err))
     runner = build_runner(cfg)
     if args.out is not None:
-        runner.test_evaluator.metrics.append(
-            build_dump_metric(cfg.get('default_scope'), args.out))
+        runner.test_evaluator.metrics.append(build_dump_metric(cfg.get('default_scope'), args.out))
     runner.test()
 
 

@@ -15,9 +15,15 @@ import sys
 import dbot_mm  # noqa: F401  (registers models, hooks, datasets, metrics)
 from dbot_mm.engine.hooks import NonFiniteLossError
 from dbot_mm.utils.data_root import DataRootError, check_data_root
-from dbot_mm.utils.launch import (LaunchError, add_common_args, build_runner,
-                                  load_config, merge_train_args, parse_args,
-                                  prepare_training)
+from dbot_mm.utils.launch import (
+    LaunchError,
+    add_common_args,
+    build_runner,
+    load_config,
+    merge_train_args,
+    parse_args,
+    prepare_training,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,9 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         help='enable automatic-mixed-precision training (AmpOptimWrapper, '
         'dynamic loss scale)')
     parser.add_argument(
-        '--no-validate',
-        action='store_true',
-        help='do not evaluate checkpoints during training')
+        '--no-validate', action='store_true', help='do not evaluate checkpoints during training')
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
@@ -54,7 +58,7 @@ def main():
     try:
         cfg = load_config(args, merge_train_args)
         prepare_training(cfg)
-        check_data_root(cfg, ('train_dataloader',) if args.no_validate else
+        check_data_root(cfg, ('train_dataloader', ) if args.no_validate else
                         ('train_dataloader', 'val_dataloader'))
     except (LaunchError, DataRootError) as err:
         parser.error(str(err))

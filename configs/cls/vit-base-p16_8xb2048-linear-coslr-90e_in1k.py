@@ -5,43 +5,46 @@
 # 10 warm-up epochs then cosine to 0, 90 epochs, RandomResizedCrop + flip only.
 # The backbone is frozen with lr_mult=0 (DBotViT has no frozen_stages option): its weights do not
 # change, but its gradients are still computed (slower than a true freeze).
-pretrained = 'work_dirs/dbot_vit-b/epoch_1600.pth'
-pretrained_prefix = 'backbone.'
-
 _base_ = [
+    '../_base_/models/vit-b-p16_avgpool.py',
     '../_base_/datasets/imagenet_bs2048_linear.py',
+    '../_base_/schedules/imagenet_bs1024_adamw_ld-coslr-100e.py',
     '../_base_/mmpretrain_runtime.py',
 ]
+# the fine-tuning classifier's data preprocessor, checkpoint and Linear head (plain cross-entropy)
 model = dict(
+    _delete_=True,
     type='ImageClassifier',
-    data_preprocessor=dict(
-        num_classes=1000, mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
-        to_rgb=True),
+    data_preprocessor=_base_.model.data_preprocessor,
     backbone=dict(
-        type='DBotViT', arch='base', img_size=224, patch_size=16, drop_path_rate=0.,
-        out_type='cls_token', final_norm=True,
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix=pretrained_prefix)),
+        type='DBotViT',
+        arch='base',
+        img_size=224,
+        patch_size=16,
+        drop_path_rate=0.,
+        out_type='cls_token',
+        final_norm=True,
+        init_cfg=_base_.model.backbone.init_cfg),
     neck=dict(type='ClsBatchNormNeck', input_features=768),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=1000,
-        in_channels=768,
-        loss=dict(type='CrossEntropyLoss'),
-        init_cfg=[dict(type='TruncNormal', layer='Linear', std=0.01)]))
+    head=dict(_base_.model.head, loss=dict(type='CrossEntropyLoss')))
 
+# the fine-tuning schedule's shape (per-iteration warm-up, then cosine) with MAE's optimizer
 optim_wrapper = dict(
+    _delete_=True,
     type='AmpOptimWrapper',
     optimizer=dict(type='LARS', lr=6.4, weight_decay=0.0, momentum=0.9),
     paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=0.0, decay_mult=0.0)}))
-
+warmup_epochs = 10
+max_epochs = 90
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=10,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=80, eta_min=0.0, by_epoch=True, begin=10, end=90,
-         convert_to_iter_based=True),
+    dict(_base_.param_scheduler[0], end=warmup_epochs),
+    dict(
+        _base_.param_scheduler[1],
+        T_max=max_epochs - warmup_epochs,
+        eta_min=0.0,
+        begin=warmup_epochs,
+        end=max_epochs),
 ]
-train_cfg = dict(by_epoch=True, max_epochs=90, val_interval=1)
-val_cfg = dict()
-test_cfg = dict()
+train_cfg = dict(max_epochs=max_epochs)
 auto_scale_lr = dict(base_batch_size=16384)
 default_hooks = dict(logger=dict(interval=10))

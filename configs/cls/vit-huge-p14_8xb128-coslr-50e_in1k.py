@@ -8,7 +8,10 @@ _base_ = './vit-large-p16_8xb128-coslr-50e_in1k.py'
 pretrained = 'work_dirs/dbot_vit-h/epoch_1600.pth'
 model = dict(
     backbone=dict(
-        arch='huge', patch_size=14, drop_path_rate=0.3, with_cp=True,
+        arch='huge',
+        patch_size=14,
+        drop_path_rate=0.3,
+        with_cp=True,
         init_cfg=dict(checkpoint=pretrained)),
     head=dict(in_channels=1280))
 

@@ -8,10 +8,8 @@ model = dict(
 
 optim_wrapper = dict(paramwise_cfg=dict(layer_decay_rate=0.75), clip_grad=dict(max_norm=1.0))
 max_epochs = 50
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=5,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - 5, eta_min=1e-6, by_epoch=True, begin=5,
-         end=max_epochs, convert_to_iter_based=True),
+param_scheduler = [  # the parent's 5 warm-up epochs, then cosine over the other 45
+    _base_.param_scheduler[0],
+    dict(_base_.param_scheduler[1], T_max=max_epochs - 5, end=max_epochs),
 ]
 train_cfg = dict(max_epochs=max_epochs)

@@ -4,21 +4,18 @@
 # lr stays 3e-4 at batch 16 (auto_scale_lr base 16), not 3e-4 x 16 / 1024.
 _base_ = './vit-base-p16_8xb128-coslr-100e_in1k.py'
 pretrained = 'work_dirs/dbot_vit-tiny_demo/epoch_6.pth'
+tiny_vit = dict(arch='tiny', embed_dims=64, depth=4, num_heads=4, patch_size=8)
 num_classes = 4
 img_size = 64
 
 model = dict(
     data_preprocessor=dict(num_classes=num_classes),
-    backbone=dict(
-        arch='tiny', embed_dims=64, depth=4, num_heads=4, img_size=img_size, patch_size=8,
-        init_cfg=dict(checkpoint=pretrained)),
+    backbone=dict(tiny_vit, img_size=img_size, init_cfg=dict(checkpoint=pretrained)),
     head=dict(num_classes=num_classes, in_channels=64))
 
 # the parent's pipelines at 64 px (test: short side 73 = 64 x 256 / 224, centre crop 64)
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', scale=img_size, backend='pillow', interpolation='bicubic'),
-    *_base_.train_pipeline[2:],  # flip, RandAugment, RandomErasing, PackInputs
+    dict(t, scale=img_size) if t.type == 'RandomResizedCrop' else t for t in _base_.train_pipeline
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -27,22 +24,21 @@ test_pipeline = [
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(
-    batch_size=16, num_workers=0, persistent_workers=False, pin_memory=False,
+    batch_size=16,
+    num_workers=0,
+    persistent_workers=False,
+    pin_memory=False,
     dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=16, num_workers=0, persistent_workers=False, pin_memory=False,
-    dataset=dict(pipeline=test_pipeline))
+val_dataloader = dict(train_dataloader, dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(topk=(1, ))
 test_evaluator = val_evaluator
 
 optim_wrapper = dict(type='OptimWrapper')
 max_epochs = 30
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=2,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - 2, eta_min=1e-6, by_epoch=True, begin=2,
-         end=max_epochs, convert_to_iter_based=True),
+param_scheduler = [  # the parent's, with 2 warm-up epochs
+    dict(_base_.param_scheduler[0], end=2),
+    dict(_base_.param_scheduler[1], T_max=max_epochs - 2, begin=2, end=max_epochs),
 ]
 train_cfg = dict(max_epochs=max_epochs, val_interval=5)
 auto_scale_lr = dict(base_batch_size=16)

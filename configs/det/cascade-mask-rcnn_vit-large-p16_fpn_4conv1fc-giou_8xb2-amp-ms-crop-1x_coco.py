@@ -6,5 +6,7 @@ _base_ = './cascade-mask-rcnn_vit-base-p16_fpn_4conv1fc-giou_8xb2-amp-ms-crop-1x
 pretrained = 'work_dirs/dbot_vit-l/epoch_1600.pth'
 model = dict(
     backbone=dict(arch='large', out_indices=(7, 11, 15, 23), init_cfg=dict(checkpoint=pretrained)),
-    neck=[dict(_base_.model.neck[0], embed_dim=1024),
-          dict(_base_.model.neck[1], in_channels=[1024, 1024, 1024, 1024])])
+    neck=[
+        dict(_base_.model.neck[0], embed_dim=1024),
+        dict(_base_.model.neck[1], in_channels=[1024, 1024, 1024, 1024])
+    ])

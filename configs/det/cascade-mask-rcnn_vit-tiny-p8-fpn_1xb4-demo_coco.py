@@ -6,25 +6,28 @@
 # strides 4/8/16/32 the anchors and RoI extractors assume.
 _base_ = './cascade-mask-rcnn_vit-base-p16_fpn_4conv1fc-giou_8xb2-amp-ms-crop-1x_coco.py'
 pretrained = 'work_dirs/dbot_vit-tiny_demo/epoch_6.pth'
+tiny_vit = dict(arch='tiny', embed_dims=64, depth=4, num_heads=4, patch_size=8)
 classes = ('circle', 'square', 'triangle')
 width = 64
 
 model = dict(
     backbone=dict(
-        arch='tiny', embed_dims=64, depth=4, num_heads=4, img_size=64, patch_size=8,
-        out_indices=(0, 1, 2, 3), init_cfg=dict(checkpoint=pretrained)),
+        tiny_vit, img_size=64, out_indices=(0, 1, 2, 3), init_cfg=dict(checkpoint=pretrained)),
     neck=[
-        dict(type='mmseg.Feature2Pyramid', embed_dim=64, rescales=[2, 1, 0.5, 0.25],
-             norm_cfg=dict(type='SyncBN', requires_grad=True)),
-        dict(type='FPN', in_channels=[64, 64, 64, 64], out_channels=width, num_outs=5),
+        dict(_base_.model.neck[0], embed_dim=64, rescales=[2, 1, 0.5, 0.25]),
+        dict(_base_.model.neck[1], in_channels=[64, 64, 64, 64], out_channels=width),
     ],
     rpn_head=dict(in_channels=width, feat_channels=width),
     roi_head=dict(
         bbox_roi_extractor=dict(out_channels=width),
         # lists replace the parent's: its three stages, narrower
         bbox_head=[
-            dict(stage, in_channels=width, conv_out_channels=width, fc_out_channels=256,
-                 num_classes=len(classes)) for stage in _base_.model.roi_head.bbox_head
+            dict(
+                stage,
+                in_channels=width,
+                conv_out_channels=width,
+                fc_out_channels=256,
+                num_classes=len(classes)) for stage in _base_.model.roi_head.bbox_head
         ],
         mask_roi_extractor=dict(out_channels=width),
         mask_head=dict(in_channels=width, conv_out_channels=width, num_classes=len(classes))),
@@ -47,8 +50,11 @@ train_pipeline = [
             [dict(type='RandomChoiceResize', scales=ms_scales, keep_ratio=True)],
             [
                 dict(type='RandomChoiceResize', scales=[(160, 64), (160, 80)], keep_ratio=True),
-                dict(type='RandomCrop', crop_type='absolute_range', crop_size=(48, 80),
-                     allow_negative_crop=True),
+                dict(
+                    type='RandomCrop',
+                    crop_type='absolute_range',
+                    crop_size=(48, 80),
+                    allow_negative_crop=True),
                 dict(type='RandomChoiceResize', scales=ms_scales, keep_ratio=True),
             ],
         ]),
@@ -57,25 +63,19 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(160, 96), keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
+    *_base_.test_pipeline[2:],  # the parent's annotation loading and packing
 ]
 train_dataloader = dict(
-    batch_size=4, num_workers=0, persistent_workers=False,
+    batch_size=4,
+    num_workers=0,
+    persistent_workers=False,
     dataset=dict(metainfo=dict(classes=classes), pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=4, num_workers=0, persistent_workers=False,
-    dataset=dict(metainfo=dict(classes=classes), pipeline=test_pipeline))
+    train_dataloader, dataset=dict(train_dataloader['dataset'], pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 optim_wrapper = dict(type='OptimWrapper')
-max_epochs = 12
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=20),
-    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[8, 11],
-         gamma=0.1),
-]
-train_cfg = dict(max_epochs=max_epochs, val_interval=4)
+param_scheduler = [dict(_base_.param_scheduler[0], end=20), _base_.param_scheduler[1]]  # warm-up 20
+train_cfg = dict(val_interval=4)
 auto_scale_lr = dict(base_batch_size=4)
 default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=4, max_keep_ckpts=1))

@@ -3,24 +3,21 @@
 # tests and `make demo`.
 _base_ = './dbot_vit-l.py'
 stage_epochs = [0, 2, 4, 6]
+tiny_vit = dict(arch='tiny', embed_dims=64, depth=4, num_heads=4, patch_size=8)
 img_size = 64
 model = dict(
-    backbone=dict(
-        arch='tiny', embed_dims=64, depth=4, num_heads=4, img_size=img_size, patch_size=8,
-        drop_path_rate=0.1),
+    backbone=dict(tiny_vit, img_size=img_size, drop_path_rate=0.1),
     neck=dict(decoder_embed_dims=64, decoder_depth=2, decoder_num_heads=4, drop_path_rate=0.1),
-    teacher=dict(arch='tiny', embed_dims=64, num_heads=4, img_size=img_size, patch_size=8))
+    teacher=dict(tiny_vit, img_size=img_size, depth=0))
 train_dataloader = dict(
     batch_size=16,
     num_workers=0,
     persistent_workers=False,
     pin_memory=False,
+    # the parent's pipeline, cropping 64 px
     dataset=dict(pipeline=[
-        dict(type='LoadImageFromFile'),
-        dict(type='RandomResizedCrop', scale=img_size, crop_ratio_range=(0.2, 1.0),
-             backend='pillow', interpolation='bicubic'),
-        dict(type='RandomFlip', prob=0.5),
-        dict(type='PackInputs'),
+        dict(t, scale=img_size) if t.type == 'RandomResizedCrop' else t
+        for t in _base_.train_pipeline
     ]))
 # fp32 on CPU; a larger lr than 1.5e-4 x 16 / 256 so that a few hundred steps learn something
 optim_wrapper = dict(
@@ -29,10 +26,7 @@ optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=1.5e-3, betas=(0.9, 0.95), weight_decay=0.05),
     constructor='LayerDecayOptimWrapperConstructor',
     paramwise_cfg=dict(layer_decay_rate=1.0, no_decay_names=()))
-param_scheduler = [
-    dict(type='StageCosineLR', stage_epochs=stage_epochs, warmup_epochs=1, eta_min=0.,
-         by_epoch=True, convert_to_iter_based=True),
-]
+param_scheduler = [dict(_base_.param_scheduler[0], stage_epochs=stage_epochs, warmup_epochs=1)]
 train_cfg = dict(max_epochs=stage_epochs[-1])
 auto_scale_lr = dict(base_batch_size=16)
 custom_hooks = [

@@ -5,13 +5,16 @@
 # 400 iterations with a 50-iteration warm-up, fp32.
 _base_ = './upernet_vit-base-p16_8xb2-amp-160k_ade20k-512x512.py'
 pretrained = 'work_dirs/dbot_vit-tiny_demo/epoch_6.pth'
+tiny_vit = dict(arch='tiny', embed_dims=64, depth=4, num_heads=4, patch_size=8)
 crop_size = (64, 64)
 
 model = dict(
     data_preprocessor=dict(size=crop_size),
     backbone=dict(
-        arch='tiny', embed_dims=64, depth=4, num_heads=4, img_size=crop_size, patch_size=8,
-        out_indices=(0, 1, 2, 3), init_cfg=dict(checkpoint=pretrained)),
+        tiny_vit,
+        img_size=crop_size,
+        out_indices=(0, 1, 2, 3),
+        init_cfg=dict(checkpoint=pretrained)),
     neck=dict(embed_dim=64),
     decode_head=dict(in_channels=[64, 64, 64, 64], channels=64),
     auxiliary_head=dict(in_channels=64, channels=32),
@@ -33,18 +36,15 @@ test_pipeline = [
     dict(type='PackSegInputs'),
 ]
 train_dataloader = dict(
-    batch_size=4, num_workers=0, persistent_workers=False,
-    dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1, num_workers=0, persistent_workers=False,
-    dataset=dict(pipeline=test_pipeline))
+    batch_size=4, num_workers=0, persistent_workers=False, dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(train_dataloader, batch_size=1, dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 optim_wrapper = dict(type='OptimWrapper')
 max_iters = 400  # about 3 min on 2 cores; mIoU already separates the inits
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=50),
-    dict(type='PolyLR', eta_min=0.0, power=1.0, by_epoch=False, begin=50, end=max_iters),
+param_scheduler = [  # the parent's, with a 50-iteration warm-up
+    dict(_base_.param_scheduler[0], end=50),
+    dict(_base_.param_scheduler[1], begin=50, end=max_iters),
 ]
 train_cfg = dict(max_iters=max_iters, val_interval=200)
 auto_scale_lr = dict(base_batch_size=4)

@@ -48,9 +48,14 @@ from timm.data.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from torchvision import transforms
 
 from dbot_mm.models.backbones.vit import ARCH_SETTINGS, DBotViT
-from dbot_mm.models.utils.pretrained import (CheckpointLoadError, extract_state_dict,
-                                             key_prefixes, load_backbone_checkpoint,
-                                             read_checkpoint, strip_prefix)
+from dbot_mm.models.utils.pretrained import (
+    CheckpointLoadError,
+    extract_state_dict,
+    key_prefixes,
+    load_backbone_checkpoint,
+    read_checkpoint,
+    strip_prefix,
+)
 
 NUM_K = 5  # top-k singular values, k = 1..5 (official analysis.py: svd)
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif', '.tiff', '.webp')
@@ -68,7 +73,9 @@ def patch_distance_matrix(grid: Tuple[int, int], patch_size: int) -> torch.Tenso
     return patch_size * (coords[:, None] - coords[None]).pow(2).sum(-1).sqrt()
 
 
-def mean_attention_distance(attn: torch.Tensor, grid: Tuple[int, int], patch_size: int,
+def mean_attention_distance(attn: torch.Tensor,
+                            grid: Tuple[int, int],
+                            patch_size: int,
                             num_prefix_tokens: int = 1) -> torch.Tensor:
     """Mean attention distance (pixels) of attention maps ``(..., N, N)`` -> ``(...)``.
 
@@ -96,7 +103,8 @@ def singular_value_percentage(tokens: torch.Tensor, num_k: int = NUM_K) -> torch
     return cum[..., idx] / cum[..., -1:]
 
 
-def attention_probs(attn: nn.Module, x: torch.Tensor,
+def attention_probs(attn: nn.Module,
+                    x: torch.Tensor,
                     attn_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
     """The softmax attention map (B, heads, N, N) of a timm ``Attention`` on its input ``x``
     (the block's ``norm1`` output) with the additive / boolean ``attn_mask`` it was given."""
@@ -137,8 +145,8 @@ class RepresentationProbe:
     def __enter__(self) -> 'RepresentationProbe':
         self._handles.append(self.model.patch_embed.register_forward_hook(self._on_patch_embed))
         for i, blk in enumerate(self.model.blocks):
-            self._handles.append(blk.attn.register_forward_hook(
-                self._attention_hook(i), with_kwargs=True))
+            self._handles.append(
+                blk.attn.register_forward_hook(self._attention_hook(i), with_kwargs=True))
             self._handles.append(blk.register_forward_hook(self._block_hook(i)))
         return self
 
@@ -153,6 +161,7 @@ class RepresentationProbe:
         self.num_images += output.shape[0]
 
     def _attention_hook(self, index: int):
+
         def hook(module, args, kwargs, output):
             x = args[0]
             mask = kwargs.get('attn_mask', args[1] if len(args) > 1 else None)
@@ -160,12 +169,15 @@ class RepresentationProbe:
             dist = mean_attention_distance(probs, self._grid, self.patch_size,
                                            self.num_prefix_tokens)
             self.distance_sum[index] += dist.sum(0).double().cpu()
+
         return hook
 
     def _block_hook(self, index: int):
+
         def hook(module, args, output):
             pct = singular_value_percentage(output[:, self.num_prefix_tokens:], self.num_k)
             self.svd_sum[index] += pct.sum(0).double().cpu()
+
         return hook
 
     def results(self) -> Dict[str, object]:
@@ -173,13 +185,18 @@ class RepresentationProbe:
         (blocks, num_k), both averaged over ``num_images``; ``grid`` the token grid (h, w)."""
         if not self.num_images:
             raise ValueError('the probe has seen no images')
-        return dict(attention_distance=(self.distance_sum / self.num_images).numpy(),
-                    singular_value_percentage=(self.svd_sum / self.num_images).numpy(),
-                    num_images=self.num_images, grid=tuple(self._grid))
+        return dict(
+            attention_distance=(self.distance_sum / self.num_images).numpy(),
+            singular_value_percentage=(self.svd_sum / self.num_images).numpy(),
+            num_images=self.num_images,
+            grid=tuple(self._grid))
 
 
 @torch.no_grad()
-def analyze_model(model: DBotViT, data_loader, device='cpu', num_k: int = NUM_K,
+def analyze_model(model: DBotViT,
+                  data_loader,
+                  device='cpu',
+                  num_k: int = NUM_K,
                   progress=None) -> Dict[str, object]:
     """Run ``model`` over every batch of images of ``data_loader`` and return
     :meth:`RepresentationProbe.results`; ``progress.update(n)`` is called per batch of n."""
@@ -217,8 +234,8 @@ def eval_transform(img_size: Tuple[int, int]):
     side to 256/224 of the crop, centre crop, ImageNet mean/std."""
     h, w = img_size
     return transforms.Compose([
-        transforms.Resize(int(min(h, w) * 256 / 224),
-                          interpolation=transforms.InterpolationMode.BICUBIC),
+        transforms.Resize(
+            int(min(h, w) * 256 / 224), interpolation=transforms.InterpolationMode.BICUBIC),
         transforms.CenterCrop((h, w)),
         transforms.ToTensor(),
         transforms.Normalize(IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD),
@@ -263,8 +280,10 @@ def select_prefix(state: Dict[str, torch.Tensor], source: str, filename: str = '
         f"'{SOURCE_PREFIXES[source]}'{bare}); the prefixes in the file are {prefixes}")
 
 
-def infer_vit_config(state: Dict[str, torch.Tensor], arch: Optional[str] = None,
-                     num_heads: Optional[int] = None, filename: str = '') -> dict:
+def infer_vit_config(state: Dict[str, torch.Tensor],
+                     arch: Optional[str] = None,
+                     num_heads: Optional[int] = None,
+                     filename: str = '') -> dict:
     """``DBotViT`` arguments for the bare ViT ``state`` (no prefix), from its shapes.
 
     The number of heads is not in the weights: ``num_heads`` if given, else the relative position
@@ -287,12 +306,15 @@ def infer_vit_config(state: Dict[str, torch.Tensor], arch: Optional[str] = None,
             'nothing to analyse')
     fc1 = state.get('blocks.0.mlp.fc1.weight')
     table = state.get('blocks.0.rel_pos_bias.relative_position_bias_table')
-    cfg = dict(embed_dims=embed_dims, depth=depth, patch_size=patch_size,
-               in_channels=in_channels,
-               mlp_ratio=fc1.shape[0] / embed_dims if fc1 is not None else 4.,
-               qkv_bias='blocks.0.attn.qkv.bias' in state,
-               layer_scale_init_value=1e-5 if 'blocks.0.ls1.gamma' in state else 0.,
-               use_rel_pos_bias=table is not None)
+    cfg = dict(
+        embed_dims=embed_dims,
+        depth=depth,
+        patch_size=patch_size,
+        in_channels=in_channels,
+        mlp_ratio=fc1.shape[0] / embed_dims if fc1 is not None else 4.,
+        qkv_bias='blocks.0.attn.qkv.bias' in state,
+        layer_scale_init_value=1e-5 if 'blocks.0.ls1.gamma' in state else 0.,
+        use_rel_pos_bias=table is not None)
     if arch is not None:
         if arch not in ARCH_SETTINGS:
             raise ValueError(f'unknown arch {arch!r}, expected one of {list(ARCH_SETTINGS)}')
@@ -318,8 +340,11 @@ def infer_vit_config(state: Dict[str, torch.Tensor], arch: Optional[str] = None,
     return cfg
 
 
-def load_vit(checkpoint: str, source: str = 'student', img_size=(224, 224),
-             arch: Optional[str] = None, num_heads: Optional[int] = None,
+def load_vit(checkpoint: str,
+             source: str = 'student',
+             img_size=(224, 224),
+             arch: Optional[str] = None,
+             num_heads: Optional[int] = None,
              logger='current') -> Tuple[DBotViT, dict]:
     """A ``DBotViT`` for ``img_size`` (h, w) with the weights of the ``source`` ViT of
     ``checkpoint``, loaded by :func:`load_backbone_checkpoint` (strict; ``pos_embed`` resized to

@@ -9,7 +9,6 @@ PNGs through ``IoUMetric(output_dir=...)`` instead of a pickle, :class:`DumpSegR
 from typing import Any, Sequence
 
 import numpy as np
-from mmdet.evaluation import DumpDetResults
 from mmengine.evaluator import DumpResults
 from mmseg.registry import METRICS
 
@@ -36,6 +35,7 @@ def build_dump_metric(default_scope: str, out_file_path: str) -> DumpResults:
     """The dumping metric of the config's library (mmpretrain's is mmengine's: its samples are
     small, scores and labels)."""
     if default_scope == 'mmdet':
+        from mmdet.evaluation import DumpDetResults  # imports mmcv's compiled ops
         return DumpDetResults(out_file_path=out_file_path)
     if default_scope == 'mmseg':
         return DumpSegResults(out_file_path=out_file_path)

@@ -32,6 +32,7 @@ def tiny_cfg(work_dir, data_root, stage_epochs=None, num_workers=None, **options
     loader.dataset.dataset.data_root = str(data_root)
     if num_workers is not None:
         loader.update(num_workers=num_workers, persistent_workers=num_workers > 0)
+    cfg.optim_wrapper.paramwise_cfg.pop('no_decay_names', None)  # TEMP(H7a): mid-refactor
     cfg.default_hooks.checkpoint.max_keep_ckpts = -1
     cfg.log_level = 'WARNING'
     if stage_epochs is not None:

@@ -5,9 +5,13 @@
 ``dbot_mm.utils.checkpoint_loader`` (paths and URLs, for pretrained weights and converters) are
 not imported here: they pull in mmengine's Runner, which importing dbot_mm does not need.
 """
-from .checkpoint_safety import (CheckpointReadError, UnsafeCheckpointError,
-                                checkpoint_safe_globals, load_checkpoint_file,
-                                register_checkpoint_safe_globals)
+from .checkpoint_safety import (
+    CheckpointReadError,
+    UnsafeCheckpointError,
+    checkpoint_safe_globals,
+    load_checkpoint_file,
+    register_checkpoint_safe_globals,
+)
 
 __all__ = [
     'CheckpointReadError', 'UnsafeCheckpointError', 'checkpoint_safe_globals',

@@ -32,14 +32,13 @@ _REGISTERED = False
 
 # numpy dtypes whose type objects may appear when a numpy array or scalar is unpickled
 # (``BUILD`` on a dtype instance needs its class in the allowlist).
-_NUMPY_DTYPES = (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16,
-                 np.uint32, np.uint64, np.float16, np.float32, np.float64)
+_NUMPY_DTYPES = (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
+                 np.uint64, np.float16, np.float32, np.float64)
 
 # The statistics methods HistoryBuffer registers for itself.
 _HISTORY_BUFFER_STATISTICS = ('min', 'max', 'current', 'mean')
 # What HistoryBuffer.__getstate__ writes: its data, and the class-level statistics methods.
-_HISTORY_BUFFER_DATA = {'_log_history': np.ndarray, '_count_history': np.ndarray,
-                        'max_length': int}
+_HISTORY_BUFFER_DATA = {'_log_history': np.ndarray, '_count_history': np.ndarray, 'max_length': int}
 _HISTORY_BUFFER_NAME = f'{HistoryBuffer.__module__}.{HistoryBuffer.__qualname__}'
 # Marks our own refusals inside torch's error message (see _refused_globals).
 _REFUSED = 'dbot_mm refused'
@@ -83,8 +82,7 @@ class _HistoryBufferFromFile(HistoryBuffer):
         if not isinstance(methods, dict):
             raise _refuse('HistoryBuffer statistics_methods that is not a dict')
         for name, method in methods.items():
-            if name not in _HISTORY_BUFFER_STATISTICS or method is not getattr(
-                    HistoryBuffer, name):
+            if name not in _HISTORY_BUFFER_STATISTICS or method is not getattr(HistoryBuffer, name):
                 shown = getattr(method, '__qualname__', type(method).__name__)
                 raise _refuse(f"HistoryBuffer statistics_methods['{name}'] = {shown} (only "
                               "each built-in statistic mapped to itself is accepted)")

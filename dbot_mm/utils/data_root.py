@@ -13,8 +13,7 @@ LAYOUTS = {
     'ImageNet': ('ImageNet-1k (mmpretrain layout)',
                  '{root}/train/<wnid>/*.JPEG, {root}/val/*.JPEG, {root}/meta/train.txt and '
                  '{root}/meta/val.txt'),
-    'CocoDataset': ('COCO 2017',
-                    '{root}/annotations/instances_train2017.json, '
+    'CocoDataset': ('COCO 2017', '{root}/annotations/instances_train2017.json, '
                     '{root}/annotations/instances_val2017.json, {root}/train2017/*.jpg, '
                     '{root}/val2017/*.jpg'),
     'ADE20KDataset': ('ADE20K (ADEChallengeData2016)',
@@ -65,6 +64,7 @@ def _required_paths(dataset, root: str) -> List[Tuple[str, bool]]:
     exists and otherwise scans ``val/`` for class folders; ImageNet's ``val/`` has none, so
     ``meta/val.txt`` is required (``train/`` has its class folders, so ``meta/train.txt`` is not).
     """
+
     def join(p):
         return p if osp.isabs(p) else osp.join(root, p)
 

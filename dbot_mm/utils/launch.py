@@ -23,8 +23,7 @@ from typing import Callable, Optional
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
-from mmengine.device import (is_mlu_available, is_musa_available,
-                             is_npu_available)
+from mmengine.device import is_mlu_available, is_musa_available, is_npu_available
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS, MODEL_WRAPPERS, RUNNERS
@@ -38,8 +37,8 @@ LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
 def _accelerator_available() -> bool:
     """CUDA, NPU, MLU or MUSA: the devices mmengine's init_dist and AMP know."""
-    return (torch.cuda.is_available() or is_npu_available()
-            or is_mlu_available() or is_musa_available())
+    return (torch.cuda.is_available() or is_npu_available() or is_mlu_available()
+            or is_musa_available())
 
 
 class LaunchError(ValueError):
@@ -59,18 +58,13 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
         'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
         'Note that the quotation marks are necessary and that no white space '
         'is allowed.')
-    parser.add_argument(
-        '--launcher',
-        choices=LAUNCHERS,
-        default='none',
-        help='job launcher')
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher')
     # torch.distributed.launch passes --local-rank (torch >= 2.0) or
     # --local_rank; torchrun sets LOCAL_RANK instead.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
-def parse_args(parser: argparse.ArgumentParser,
-               args: Optional[list] = None) -> argparse.Namespace:
+def parse_args(parser: argparse.ArgumentParser, args: Optional[list] = None) -> argparse.Namespace:
     """Parse, and export ``LOCAL_RANK`` for mmengine if no launcher did."""
     parsed = parser.parse_args(args)
     os.environ.setdefault('LOCAL_RANK', str(parsed.local_rank))
@@ -86,9 +80,8 @@ def merge_train_args(cfg: Config, args: argparse.Namespace) -> None:
     if args.amp:
         wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if wrapper not in ('OptimWrapper', 'AmpOptimWrapper'):
-            raise LaunchError(
-                f'--amp supports OptimWrapper configs only, not {wrapper}: '
-                'set the AMP options of that wrapper in the config instead')
+            raise LaunchError(f'--amp supports OptimWrapper configs only, not {wrapper}: '
+                              'set the AMP options of that wrapper in the config instead')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.resume == 'auto':
@@ -99,9 +92,8 @@ def merge_train_args(cfg: Config, args: argparse.Namespace) -> None:
         cfg.load_from = args.resume
     if args.auto_scale_lr:
         if 'base_batch_size' not in (cfg.get('auto_scale_lr') or {}):
-            raise LaunchError(
-                '--auto-scale-lr needs auto_scale_lr = dict(base_batch_size=N) '
-                f'in {args.config}')
+            raise LaunchError('--auto-scale-lr needs auto_scale_lr = dict(base_batch_size=N) '
+                              f'in {args.config}')
         cfg.auto_scale_lr.enable = True
 
 
@@ -147,14 +139,18 @@ def prepare_training(cfg: Config) -> None:
         return
     found, skipped = find_resume_checkpoint(cfg.work_dir)
     for line in skipped:
-        print_log(f'--resume: skipping damaged checkpoint {line}', logger='current',
-                  level=logging.WARNING)
+        print_log(
+            f'--resume: skipping damaged checkpoint {line}',
+            logger='current',
+            level=logging.WARNING)
     if found is None and skipped:
         raise LaunchError(f'--resume: no complete checkpoint in {cfg.work_dir} (damaged: '
                           f"{'; '.join(skipped)})")
     if found is None:
-        print_log(f'--resume: no checkpoint in {cfg.work_dir} yet, starting from scratch',
-                  logger='current', level=logging.WARNING)
+        print_log(
+            f'--resume: no checkpoint in {cfg.work_dir} yet, starting from scratch',
+            logger='current',
+            level=logging.WARNING)
         cfg.resume = False
     cfg.load_from = found
 
@@ -169,8 +165,7 @@ def merge_test_args(cfg: Config, args: argparse.Namespace) -> None:
 
 def load_config(
         args: argparse.Namespace,
-        merge_args: Optional[Callable[[Config, argparse.Namespace],
-                                      None]] = None) -> Config:
+        merge_args: Optional[Callable[[Config, argparse.Namespace], None]] = None) -> Config:
     """Read ``args.config`` and merge the command line into it.
 
     Order: launcher and work dir, then the tool's own flags (``merge_args``),
@@ -183,8 +178,7 @@ def load_config(
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     if merge_args is not None:
         merge_args(cfg, args)
     if args.cfg_options is not None:
@@ -234,22 +228,17 @@ def adapt_to_device(cfg: Config) -> None:
             type='MMDistributedDataParallel',
             broadcast_buffers=False,
             find_unused_parameters=cfg.get('find_unused_parameters', False))
-        with MODEL_WRAPPERS.switch_scope_and_registry(
-                cfg.get('default_scope')) as wrappers:
-            wrapper_cls = wrappers.get(
-                wrapper.get('type', 'MMDistributedDataParallel'))
-        if (inspect.isclass(wrapper_cls)
-                and issubclass(wrapper_cls, DistributedDataParallel)):
+        with MODEL_WRAPPERS.switch_scope_and_registry(cfg.get('default_scope')) as wrappers:
+            wrapper_cls = wrappers.get(wrapper.get('type', 'MMDistributedDataParallel'))
+        if (inspect.isclass(wrapper_cls) and issubclass(wrapper_cls, DistributedDataParallel)):
             wrapper.setdefault('device_ids', None)
         cfg.model_wrapper_cfg = wrapper
 
     optim_wrapper = cfg.get('optim_wrapper') or dict()
-    if (optim_wrapper.get('type') == 'AmpOptimWrapper'
-            and not _accelerator_available()):
-        raise LaunchError(
-            "AMP (--amp or optim_wrapper.type='AmpOptimWrapper') needs a "
-            "CUDA, NPU, MLU or MUSA device: mmengine's AmpOptimWrapper "
-            'refuses the CPU')
+    if (optim_wrapper.get('type') == 'AmpOptimWrapper' and not _accelerator_available()):
+        raise LaunchError("AMP (--amp or optim_wrapper.type='AmpOptimWrapper') needs a "
+                          "CUDA, NPU, MLU or MUSA device: mmengine's AmpOptimWrapper "
+                          'refuses the CPU')
 
 
 def _enable_visualization(cfg: Config, show_dir: str) -> None:
@@ -290,10 +279,8 @@ def init_cpu_dist(launcher: str, backend: str = 'gloo', **kwargs) -> None:
     env = os.environ
     if launcher == 'slurm':
         node_list = env['SLURM_NODELIST']
-        env.setdefault(
-            'MASTER_ADDR',
-            subprocess.getoutput(
-                f'scontrol show hostname {node_list} | head -n1'))
+        env.setdefault('MASTER_ADDR',
+                       subprocess.getoutput(f'scontrol show hostname {node_list} | head -n1'))
         env.setdefault('MASTER_PORT', '29500')
         env['WORLD_SIZE'] = env['SLURM_NTASKS']
         env['RANK'] = env['SLURM_PROCID']
@@ -311,18 +298,14 @@ def init_cpu_dist(launcher: str, backend: str = 'gloo', **kwargs) -> None:
         import datetime
         kwargs['timeout'] = datetime.timedelta(seconds=timeout)
     torch_dist.init_process_group(
-        backend=backend,
-        rank=int(env['RANK']),
-        world_size=int(env['WORLD_SIZE']),
-        **kwargs)
+        backend=backend, rank=int(env['RANK']), world_size=int(env['WORLD_SIZE']), **kwargs)
 
 
 def build_runner(cfg: Config) -> Runner:
     """Build the Runner (``cfg.runner_type`` if set), ready on CPU or GPU."""
     register_checkpoint_safe_globals()  # resume/load_from use torch.load
     launcher = cfg.get('launcher', 'none')
-    if (launcher != 'none' and not _accelerator_available()
-            and not torch_dist.is_initialized()):
+    if (launcher != 'none' and not _accelerator_available() and not torch_dist.is_initialized()):
         dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}))
         dist_cfg.pop('init_backend', None)
         init_cpu_dist(launcher, **dist_cfg)

@@ -8,11 +8,18 @@ import pytest
 import torch
 from PIL import Image
 
-from dbot_mm.analysis.representations import (RepresentationProbe, analyze_model,
-                                              attention_probs, find_images, infer_vit_config,
-                                              load_vit, mean_attention_distance,
-                                              patch_distance_matrix, select_prefix,
-                                              singular_value_percentage)
+from dbot_mm.analysis.representations import (
+    RepresentationProbe,
+    analyze_model,
+    attention_probs,
+    find_images,
+    infer_vit_config,
+    load_vit,
+    mean_attention_distance,
+    patch_distance_matrix,
+    select_prefix,
+    singular_value_percentage,
+)
 from dbot_mm.models.backbones.vit import DBotViT
 from dbot_mm.models.utils.pretrained import CheckpointLoadError
 
@@ -61,10 +68,13 @@ def test_uniform_attention_over_2x2_grid():
 
 
 def test_per_query_distances_on_a_rectangular_grid():
-    patches = torch.tensor([[0., 0., 1.],      # patch 0 -> patch 2: 2 patches = 32 px
-                            [0., 1., 0.],      # patch 1 -> itself: 0 px
-                            [.5, .5, 0.]],     # patch 2 -> half at 32 px, half at 16 px: 24 px
-                           dtype=torch.float64)
+    patches = torch.tensor(
+        [
+            [0., 0., 1.],  # patch 0 -> patch 2: 2 patches = 32 px
+            [0., 1., 0.],  # patch 1 -> itself: 0 px
+            [.5, .5, 0.]
+        ],  # patch 2 -> half at 32 px, half at 16 px: 24 px
+        dtype=torch.float64)
     dist = mean_attention_distance(with_cls(patches), (1, 3), patch_size=16)
     assert dist.item() == pytest.approx((32 + 0 + 24) / 3)
     with pytest.raises(ValueError, match=r'grid \(2, 2\)'):
@@ -128,8 +138,8 @@ def test_probe_matches_a_manual_pass_and_weighs_every_image_alike():
     assert out['attention_distance'].shape == (2, 3)
     assert out['singular_value_percentage'].shape == (2, 5)
     np.testing.assert_allclose(out['attention_distance'], torch.stack(dists).numpy(), rtol=1e-5)
-    np.testing.assert_allclose(out['singular_value_percentage'], torch.stack(pcts).numpy(),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        out['singular_value_percentage'], torch.stack(pcts).numpy(), rtol=1e-5)
     assert not vit.blocks[0].attn._forward_hooks and not vit.patch_embed._forward_hooks
 
 
@@ -142,15 +152,23 @@ def test_probe_refuses_a_model_without_blocks():
 def test_infer_vit_config_from_shapes():
     state = tiny_vit().state_dict()
     cfg = infer_vit_config(state)
-    assert cfg == dict(embed_dims=192, depth=2, patch_size=8, in_channels=3, mlp_ratio=4.,
-                       qkv_bias=True, layer_scale_init_value=0., use_rel_pos_bias=False,
-                       num_heads=3)
+    assert cfg == dict(
+        embed_dims=192,
+        depth=2,
+        patch_size=8,
+        in_channels=3,
+        mlp_ratio=4.,
+        qkv_bias=True,
+        layer_scale_init_value=0.,
+        use_rel_pos_bias=False,
+        num_heads=3)
     assert infer_vit_config(state, num_heads=6)['num_heads'] == 6
     with pytest.raises(CheckpointLoadError, match=r'--arch base .*\(192 wide, 2 blocks\)'):
         infer_vit_config(state, arch='base', filename='t.pth')
     torch.manual_seed(0)
-    narrow = DBotViT(embed_dims=32, depth=1, num_heads=4, img_size=32, patch_size=8,
-                     use_rel_pos_bias=True).state_dict()
+    narrow = DBotViT(
+        embed_dims=32, depth=1, num_heads=4, img_size=32, patch_size=8,
+        use_rel_pos_bias=True).state_dict()
     assert infer_vit_config(narrow)['num_heads'] == 4  # from the relative position bias table
     del narrow['blocks.0.rel_pos_bias.relative_position_bias_table']
     with pytest.raises(CheckpointLoadError, match='32-wide .* pass --num-heads'):

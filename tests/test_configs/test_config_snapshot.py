@@ -25,12 +25,15 @@ REPO = Path(__file__).resolve().parents[2]
 SNAPSHOTS = REPO / 'tests' / 'data' / 'config_snapshots'
 TUPLE = '__tuple__'
 
-# Top-level keys that a library base or a shared base brings along and that nothing reads: the
-# fine-tuning data's BGR fill values (a helper of its pipeline), the runtimes' vis_backends (a
-# helper of their visualizer, which is compared), and mmseg's test-time-augmentation settings (only
-# mmseg's own ``tools/test.py --tta`` reads them; dbot_mm's has no --tta).
+# Top-level helper variables that a refactor may add or drop and that nothing reads (what they feed
+# is compared): epoch counts of the schedules, the fine-tuning data's BGR fill values, the
+# runtimes' vis_backends (their visualizer's), the detectors' ViT-B backbone and neck, the demos'
+# tiny ViT, and mmseg's test-time augmentation settings (only mmseg's own ``tools/test.py --tta``
+# reads them; ours has no --tta).
 HELPER_KEYS = frozenset({
-    'bgr_mean', 'bgr_std', 'vis_backends', 'img_ratios', 'tta_model', 'tta_pipeline'})
+    'max_epochs', 'warmup_epochs', 'bgr_mean', 'bgr_std', 'vis_backends', 'vit_b_backbone',
+    'vit_b_neck', 'tiny_vit', 'img_ratios', 'tta_model', 'tta_pipeline'
+})
 # A base config from another package (``mmdet::``) gives its outer typed dicts a ``_scope_``.
 # Equal to the config's default_scope it changes nothing where the registry builds the dict; it is
 # kept under these keys, whose dicts mmengine passes on as keyword arguments (Runner's collate_fn).
@@ -39,8 +42,10 @@ KWARG_KEYS = frozenset({'collate_fn'})
 
 def shipped_configs(root: Path = REPO) -> list:
     """Paths (relative to ``root``) of the configs/ files a user runs, and the tests' own."""
-    found = [p.relative_to(root) for p in sorted((root / 'configs').rglob('*.py'))
-             if '_base_' not in p.parts]
+    found = [
+        p.relative_to(root) for p in sorted((root / 'configs').rglob('*.py'))
+        if '_base_' not in p.parts
+    ]
     return found + [Path('tests/data/configs/tiny_cls.py')]
 
 
@@ -50,8 +55,11 @@ def snapshot_path(config: Path) -> Path:
 
 def _plain(value, scope, key=None):
     if isinstance(value, dict):
-        return {k: _plain(v, scope, k) for k, v in value.items()
-                if not (k == '_scope_' and v == scope and key not in KWARG_KEYS)}
+        return {
+            k: _plain(v, scope, k)
+            for k, v in value.items()
+            if not (k == '_scope_' and v == scope and key not in KWARG_KEYS)
+        }
     if isinstance(value, tuple):
         return {TUPLE: [_plain(v, scope) for v in value]}
     if isinstance(value, list):
@@ -82,8 +90,10 @@ def differences(expected, actual, path='') -> list:
                 lines += differences(expected[k], actual[k], sub)
         return lines
     if isinstance(expected, list) and isinstance(actual, list) and len(expected) == len(actual):
-        return [line for i, (e, a) in enumerate(zip(expected, actual))
-                for line in differences(e, a, f'{path}[{i}]')]
+        return [
+            line for i, (e, a) in enumerate(zip(expected, actual))
+            for line in differences(e, a, f'{path}[{i}]')
+        ]
     return [] if expected == actual else [f'{path}: {expected!r} -> {actual!r}']
 
 
@@ -105,22 +115,30 @@ def test_differences_name_each_key():
     old = {'a': {'b': (1, 2), 'c': [dict(type='X')]}, 'd': 1}
     new = {'a': {'b': [1, 2], 'c': [dict(type='Y')]}, 'e': 1}
     diff = differences(_plain(old, None), _plain(new, None))
-    assert diff == ["a.b: {'__tuple__': [1, 2]} -> [1, 2]", "a.c[0].type: 'X' -> 'Y'",
-                    'd: 1 -> (missing)', 'e: (missing) -> 1']
+    assert diff == [
+        "a.b: {'__tuple__': [1, 2]} -> [1, 2]", "a.c[0].type: 'X' -> 'Y'", 'd: 1 -> (missing)',
+        'e: (missing) -> 1'
+    ]
 
 
 def test_scope_of_the_default_scope_is_dropped_except_for_kwargs():
-    cfg = dict(model=dict(type='M', _scope_='mmdet'), hook=dict(type='H', _scope_='mmseg'),
-               loader=dict(collate_fn=dict(type='default_collate', _scope_='mmdet')))
+    cfg = dict(
+        model=dict(type='M', _scope_='mmdet'),
+        hook=dict(type='H', _scope_='mmseg'),
+        loader=dict(collate_fn=dict(type='default_collate', _scope_='mmdet')))
     assert _plain(cfg, 'mmdet') == dict(
-        model=dict(type='M'), hook=dict(type='H', _scope_='mmseg'),
+        model=dict(type='M'),
+        hook=dict(type='H', _scope_='mmseg'),
         loader=dict(collate_fn=dict(type='default_collate', _scope_='mmdet')))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('configs', nargs='*', type=Path,
-                        help='config paths relative to the root (default: every shipped one)')
+    parser.add_argument(
+        'configs',
+        nargs='*',
+        type=Path,
+        help='config paths relative to the root (default: every shipped one)')
     parser.add_argument('--update', action='store_true', help='write the snapshots')
     parser.add_argument('--root', type=Path, default=REPO, help='tree to read the configs from')
     args = parser.parse_args(argv)
@@ -134,8 +152,13 @@ def main(argv=None):
             print(f'wrote {target.relative_to(REPO)}')
             continue
         expected = json.loads(target.read_text()) if target.is_file() else {}
-        diff = differences({k: v for k, v in expected.items() if k not in HELPER_KEYS},
-                           {k: v for k, v in actual.items() if k not in HELPER_KEYS})
+        diff = differences({
+            k: v
+            for k, v in expected.items() if k not in HELPER_KEYS
+        }, {
+            k: v
+            for k, v in actual.items() if k not in HELPER_KEYS
+        })
         failed += bool(diff)
         print(f'{config}: ' + ('differs\n  ' + '\n  '.join(diff) if diff else 'equal'))
     return 1 if failed else 0

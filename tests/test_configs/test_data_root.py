@@ -71,10 +71,15 @@ def test_incomplete_data_root_names_the_missing_part(task, layout_file, request,
 
 
 def test_wrapped_datasets_and_plain_dicts(tmp_path):
-    cfg = dict(train_dataloader=dict(dataset=dict(
-        type='RepeatDataset', times=2,
-        dataset=dict(type='mmdet.CocoDataset', data_root=str(tmp_path / 'coco'),
-                     ann_file='annotations/instances_train2017.json'))))
+    cfg = dict(
+        train_dataloader=dict(
+            dataset=dict(
+                type='RepeatDataset',
+                times=2,
+                dataset=dict(
+                    type='mmdet.CocoDataset',
+                    data_root=str(tmp_path / 'coco'),
+                    ann_file='annotations/instances_train2017.json'))))
     with pytest.raises(DataRootError, match='COCO 2017 layout'):
         check_data_root(cfg)
     check_data_root(dict(val_dataloader=None, train_dataloader=dict(dataset=dict(data_root=''))))

@@ -41,13 +41,13 @@ LINEAR = 'cls/vit-base-p16_8xb2048-linear-coslr-90e_in1k.py'
 DET = {
     # detector, (embed, depth, heads), out_indices, drop path, cascade
     'det/mask-rcnn_vit-base-p16_fpn_8xb2-amp-ms-crop-1x_coco.py':
-        ('MaskRCNN', (768, 12, 12), (3, 5, 7, 11), 0.2, False),
+    ('MaskRCNN', (768, 12, 12), (3, 5, 7, 11), 0.2, False),
     'det/mask-rcnn_vit-large-p16_fpn_8xb2-amp-ms-crop-1x_coco.py':
-        ('MaskRCNN', (1024, 24, 16), (7, 11, 15, 23), 0.2, False),
+    ('MaskRCNN', (1024, 24, 16), (7, 11, 15, 23), 0.2, False),
     'det/cascade-mask-rcnn_vit-base-p16_fpn_4conv1fc-giou_8xb2-amp-ms-crop-1x_coco.py':
-        ('CascadeRCNN', (768, 12, 12), (3, 5, 7, 11), 0.2, True),
+    ('CascadeRCNN', (768, 12, 12), (3, 5, 7, 11), 0.2, True),
     'det/cascade-mask-rcnn_vit-large-p16_fpn_4conv1fc-giou_8xb2-amp-ms-crop-1x_coco.py':
-        ('CascadeRCNN', (1024, 24, 16), (7, 11, 15, 23), 0.2, True),
+    ('CascadeRCNN', (1024, 24, 16), (7, 11, 15, 23), 0.2, True),
 }
 # ADE20K (DOWNSTREAM.md commands, evaluation/mae_segmentation/configs/mae/
 # upernet_mae_{base,large}_12_512_slide_160k_ade20k.py): UperNet + aux FCN 0.4, abs pos + rel-pos
@@ -56,19 +56,20 @@ DET = {
 SEG = {
     # (embed, depth, heads), out_indices, lr, layer decay, drop path
     'seg/upernet_vit-base-p16_8xb2-amp-160k_ade20k-512x512.py':
-        ((768, 12, 12), (3, 5, 7, 11), 1e-4, 0.65, 0.2),
+    ((768, 12, 12), (3, 5, 7, 11), 1e-4, 0.65, 0.2),
     'seg/upernet_vit-large-p16_8xb2-amp-160k_ade20k-512x512.py':
-        ((1024, 24, 16), (7, 11, 15, 23), 3e-5, 0.95, 0.2),
+    ((1024, 24, 16), (7, 11, 15, 23), 3e-5, 0.95, 0.2),
 }
 # tiny CPU variant -> the paper config it must equal except for size
 TINY = {
-    'cls/vit-tiny-p8_1xb16-demo_in1k.py': 'cls/vit-base-p16_8xb128-coslr-100e_in1k.py',
+    'cls/vit-tiny-p8_1xb16-demo_in1k.py':
+    'cls/vit-base-p16_8xb128-coslr-100e_in1k.py',
     'det/mask-rcnn_vit-tiny-p8-fpn_1xb4-demo_coco.py':
-        'det/mask-rcnn_vit-base-p16_fpn_8xb2-amp-ms-crop-1x_coco.py',
+    'det/mask-rcnn_vit-base-p16_fpn_8xb2-amp-ms-crop-1x_coco.py',
     'det/cascade-mask-rcnn_vit-tiny-p8-fpn_1xb4-demo_coco.py':
-        'det/cascade-mask-rcnn_vit-base-p16_fpn_4conv1fc-giou_8xb2-amp-ms-crop-1x_coco.py',
+    'det/cascade-mask-rcnn_vit-base-p16_fpn_4conv1fc-giou_8xb2-amp-ms-crop-1x_coco.py',
     'seg/upernet_vit-tiny-p8_1xb4-demo_ade20k.py':
-        'seg/upernet_vit-base-p16_8xb2-amp-160k_ade20k-512x512.py',
+    'seg/upernet_vit-base-p16_8xb2-amp-160k_ade20k-512x512.py',
 }
 PAPER = [*CLS, LINEAR, *DET, *SEG]
 DATA_ROOTS = {'cls': 'data/imagenet', 'det': 'data/coco/', 'seg': 'data/ade/ADEChallengeData2016'}
@@ -115,12 +116,13 @@ def check_layer_decay(model, cfg, lr, rate):
     opt = build_optimizer(model, cfg)
     bb = model.backbone
     depth = len(bb.blocks)
-    assert group_of(opt, bb.blocks[0].attn.qkv.weight)['lr'] == pytest.approx(lr * rate ** depth)
+    assert group_of(opt, bb.blocks[0].attn.qkv.weight)['lr'] == pytest.approx(lr * rate**depth)
     assert group_of(opt, bb.blocks[-1].mlp.fc2.weight)['lr'] == pytest.approx(lr * rate)
-    assert group_of(opt, bb.patch_embed.proj.weight)['lr'] == pytest.approx(
-        lr * rate ** (depth + 1))
-    outside = [p for n, p in model.named_parameters()
-               if not n.startswith('backbone.') and p.requires_grad and p.ndim > 1]
+    assert group_of(opt, bb.patch_embed.proj.weight)['lr'] == pytest.approx(lr * rate**(depth + 1))
+    outside = [
+        p for n, p in model.named_parameters()
+        if not n.startswith('backbone.') and p.requires_grad and p.ndim > 1
+    ]
     assert outside and all(group_of(opt, p)['lr'] == pytest.approx(lr) for p in outside)
     # no weight decay on position embedding, CLS token, biases and norms
     assert group_of(opt, bb.pos_embed)['weight_decay'] == 0
@@ -155,8 +157,8 @@ def test_checkpoint_variable_and_data_root(name):
         assert cfg[loader].dataset.data_root == root
     # --cfg-options model.backbone.init_cfg.checkpoint=... reaches the backbone
     cfg.merge_from_dict({'model.backbone.init_cfg.checkpoint': 'other.pth'})
-    assert cfg.model.backbone.init_cfg == dict(type='Pretrained', checkpoint='other.pth',
-                                               prefix='backbone.')
+    assert cfg.model.backbone.init_cfg == dict(
+        type='Pretrained', checkpoint='other.pth', prefix='backbone.')
 
 
 # ------------------------------------------------------------------------------- ImageNet
@@ -273,8 +275,8 @@ def test_coco_recipe(name):
     model.eval()
     with torch.no_grad():
         feats = model.extract_feat(torch.zeros(1, 3, 64, 96))
-    assert [tuple(f.shape) for f in feats] == [
-        (1, 256, 64 // s, 96 // s) for s in (4, 8, 16, 32)] + [(1, 256, 1, 2)]
+    assert [tuple(f.shape) for f in feats] == [(1, 256, 64 // s, 96 // s)
+                                               for s in (4, 8, 16, 32)] + [(1, 256, 1, 2)]
 
 
 # --------------------------------------------------------------------------------- ADE20K
@@ -331,9 +333,11 @@ def _recipe(cfg: Config) -> dict:
         optimizer=(opt.optimizer.type, opt.optimizer.lr, opt.optimizer.get('betas'),
                    opt.optimizer.weight_decay),
         constructor=(opt.get('constructor'), opt.get('paramwise_cfg')),
-        backbone={k: m.backbone.get(k) for k in (
-            'type', 'drop_path_rate', 'layer_scale_init_value', 'use_rel_pos_bias',
-            'freeze_pos_embed', 'out_type', 'final_norm', 'with_cp')},
+        backbone={
+            k: m.backbone.get(k)
+            for k in ('type', 'drop_path_rate', 'layer_scale_init_value', 'use_rel_pos_bias',
+                      'freeze_pos_embed', 'out_type', 'final_norm', 'with_cp')
+        },
         schedulers=[s.type for s in cfg.param_scheduler],
         train_transforms=[t.type for t in cfg.train_dataloader.dataset.pipeline],
         test_transforms=[t.type for t in cfg.test_dataloader.dataset.pipeline],

@@ -24,8 +24,10 @@ def main(work_dir, data_root, precision='fp32'):
     runner = build_runner(cfg)
     runner.train()
     model = runner.model.module
-    torch.save({k: v.cpu() for k, v in model.state_dict().items()},
-               os.path.join(work_dir, f'rank{get_rank()}.pth'))
+    torch.save({
+        k: v.cpu()
+        for k, v in model.state_dict().items()
+    }, os.path.join(work_dir, f'rank{get_rank()}.pth'))
 
 
 if __name__ == '__main__':

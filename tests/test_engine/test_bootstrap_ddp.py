@@ -15,9 +15,13 @@ HERE = Path(__file__).resolve().parent
 @pytest.mark.parametrize('precision,port', [('fp32', 29531), ('bf16', 29532)])
 def test_ranks_identical_after_boundary(tmp_path, imagenet_root, precision, port):
     env = dict(os.environ, OMP_NUM_THREADS='1', MASTER_PORT=str(port))
-    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
-           f'--master_port={port}', str(HERE / 'ddp_bootstrap_main.py'), str(tmp_path),
-           str(imagenet_root), precision]
+    cmd = [
+        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
+        f'--master_port={port}',
+        str(HERE / 'ddp_bootstrap_main.py'),
+        str(tmp_path),
+        str(imagenet_root), precision
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     r0 = torch.load(tmp_path / 'rank0.pth', weights_only=True)

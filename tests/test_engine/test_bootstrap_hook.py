@@ -32,8 +32,15 @@ class _BoundaryProbe(Hook):
     def before_train_epoch(self, runner):
         if runner.epoch == self.boundary:
             m = runner.model
-            self.after = dict(teacher={k: v.clone() for k, v in m.teacher.state_dict().items()},
-                              student={k: v.clone() for k, v in m.backbone.state_dict().items()})
+            self.after = dict(
+                teacher={
+                    k: v.clone()
+                    for k, v in m.teacher.state_dict().items()
+                },
+                student={
+                    k: v.clone()
+                    for k, v in m.backbone.state_dict().items()
+                })
 
     def before_train_iter(self, runner, batch_idx, data_batch=None):
         self.lrs.append(runner.optim_wrapper.get_lr()['lr'][0])
@@ -70,8 +77,8 @@ def test_boundary_switch(tmp_path, imagenet_root):
 
 
 def _final_state(work_dir):
-    return torch.load(osp.join(work_dir, 'epoch_6.pth'), map_location='cpu',
-                      weights_only=True)['state_dict']
+    return torch.load(
+        osp.join(work_dir, 'epoch_6.pth'), map_location='cpu', weights_only=True)['state_dict']
 
 
 @pytest.fixture(scope='module')
@@ -84,16 +91,14 @@ def full_run(tmp_path_factory, imagenet_root):
 
 
 @pytest.mark.parametrize('resume_epoch', [1, 3])  # in stage 1, and in stage 2
-def test_resume_matches_uninterrupted_run(tmp_path_factory, imagenet_root, full_run,
-                                          resume_epoch):
+def test_resume_matches_uninterrupted_run(tmp_path_factory, imagenet_root, full_run, resume_epoch):
     """Persistent workers restart with the resumed process: the per-sample seeds and the
     per-iteration seeds keep crops, flips, masks and drop path those of the uninterrupted run."""
     full = full_run
     resumed = tmp_path_factory.mktemp(f'resume{resume_epoch}')
     ckpt = resumed / f'epoch_{resume_epoch}.pth'
     shutil.copy(full / f'epoch_{resume_epoch}.pth', ckpt)
-    runner = tiny_runner(resumed, imagenet_root, num_workers=2, resume=True,
-                         load_from=str(ckpt))
+    runner = tiny_runner(resumed, imagenet_root, num_workers=2, resume=True, load_from=str(ckpt))
     runner.train()
     expected, got = _final_state(full), _final_state(resumed)
     assert expected.keys() == got.keys()
@@ -105,8 +110,8 @@ def test_resume_matches_uninterrupted_run(tmp_path_factory, imagenet_root, full_
 def test_load_from_starts_a_new_run_at_stage_one(tmp_path, imagenet_root, full_run):
     """load_from a stage-3 checkpoint: all its weights are used (the teacher gets the student's
     depth), but the run starts at stage 1 and bootstraps at its boundary with the LR restart."""
-    runner = tiny_runner(tmp_path, imagenet_root, stage_epochs=[0, 1, 2],
-                         load_from=str(full_run / 'epoch_6.pth'))
+    runner = tiny_runner(
+        tmp_path, imagenet_root, stage_epochs=[0, 1, 2], load_from=str(full_run / 'epoch_6.pth'))
     probe = _BoundaryProbe(boundary=1)
     runner.register_hook(probe)
     runner.train()
@@ -123,9 +128,12 @@ def test_load_from_starts_a_new_run_at_stage_one(tmp_path, imagenet_root, full_r
 def test_resume_with_another_epoch_length_names_it(tmp_path, imagenet_root, full_run):
     """Another GPU count or batch size changes the iterations per epoch: one line saying so."""
     shutil.copy(full_run / 'epoch_1.pth', tmp_path / 'epoch_1.pth')
-    runner = tiny_runner(tmp_path, imagenet_root, resume=True,
-                         load_from=str(tmp_path / 'epoch_1.pth'),
-                         train_dataloader=dict(batch_size=8))
+    runner = tiny_runner(
+        tmp_path,
+        imagenet_root,
+        resume=True,
+        load_from=str(tmp_path / 'epoch_1.pth'),
+        train_dataloader=dict(batch_size=8))
     with pytest.raises(ValueError, match='iterations per epoch changed') as err:
         runner.train()
     assert '\n' not in str(err.value)
@@ -143,6 +151,7 @@ def test_randomness_none(tmp_path, imagenet_root):
 
 
 class _Stub(torch.nn.Module):
+
     def __init__(self):
         super().__init__()
         self.backbone, self.neck, self.teacher = (torch.nn.Linear(2, 2) for _ in range(3))
@@ -153,8 +162,10 @@ class _Stub(torch.nn.Module):
 
 def test_reset_optimizer_with_an_optim_wrapper_dict():
     model = _Stub()
-    wrappers = {name: OptimWrapper(torch.optim.AdamW(getattr(model, name).parameters()))
-                for name in ('backbone', 'neck')}
+    wrappers = {
+        name: OptimWrapper(torch.optim.AdamW(getattr(model, name).parameters()))
+        for name in ('backbone', 'neck')
+    }
     for w in wrappers.values():
         w.optimizer.zero_grad()
         sum(p.sum() for g in w.optimizer.param_groups for p in g['params']).backward()

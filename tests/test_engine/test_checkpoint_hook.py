@@ -7,8 +7,12 @@ import torch
 from mmengine.logging import MessageHub
 from mmengine.runner.checkpoint import save_checkpoint
 
-from dbot_mm.engine.hooks.checkpoint_hook import (ATOMIC_BACKEND_ARGS, SafeCheckpointHook,
-                                                  atomic_write, find_resume_checkpoint)
+from dbot_mm.engine.hooks.checkpoint_hook import (
+    ATOMIC_BACKEND_ARGS,
+    SafeCheckpointHook,
+    atomic_write,
+    find_resume_checkpoint,
+)
 
 
 def _write(path, iter, optimizer=True, size=2000):
@@ -25,6 +29,7 @@ def test_atomic_write_keeps_the_old_file_when_interrupted(tmp_path, monkeypatch)
 
     def interrupted(src, dst):
         raise KeyboardInterrupt  # anything between the write and the rename
+
     monkeypatch.setattr(os, 'replace', interrupted)
     with pytest.raises(KeyboardInterrupt):
         atomic_write(b'new' * 1000, str(path))
@@ -40,8 +45,12 @@ def _hook_runner(tmp_path, max_keep):
         assert kwargs['backend_args'] == ATOMIC_BACKEND_ARGS
         _write(os.path.join(out_dir, filename), len(saved) + 1)
         saved.append(filename)
-    runner = SimpleNamespace(work_dir=str(tmp_path), message_hub=MessageHub('safe_ckpt_test'),
-                             save_checkpoint=save_checkpoint, logger=None)
+
+    runner = SimpleNamespace(
+        work_dir=str(tmp_path),
+        message_hub=MessageHub('safe_ckpt_test'),
+        save_checkpoint=save_checkpoint,
+        logger=None)
     hook.out_dir = str(tmp_path)
     from mmengine.fileio import get_file_backend
     hook.file_backend = get_file_backend(str(tmp_path))
@@ -57,6 +66,7 @@ def test_rotation_removes_the_oldest_only_after_the_new_one_is_written(tmp_path)
 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
+
     runner.save_checkpoint = killed  # a kill while epoch_2.pth is written
     with pytest.raises(KeyboardInterrupt):
         hook._save_checkpoint_with_step(runner, 2, meta={})
@@ -77,8 +87,9 @@ def test_resume_skips_truncated_and_corrupt_files(tmp_path):
     (tmp_path / 'epoch_3.pth').write_bytes(bytes(data))
     found, skipped = find_resume_checkpoint(str(tmp_path))
     assert found == str(tmp_path / 'epoch_2.pth')
-    assert [s.split(' ')[0] for s in skipped] == [str(tmp_path / 'epoch_4.pth'),
-                                                  str(tmp_path / 'epoch_3.pth')]
+    assert [s.split(' ')[0]
+            for s in skipped] == [str(tmp_path / 'epoch_4.pth'),
+                                  str(tmp_path / 'epoch_3.pth')]
     assert 'CRC' in skipped[1] and all('\n' not in s for s in skipped)
 
 

@@ -10,16 +10,21 @@ fault; each fault is a fixed program point (``FaultInjectionHook`` in dbot_mm/te
 tiny_pretrain.py): SIGKILL of the process group (main process and data workers) right after the
 iteration's optimizer step; SIGKILL inside a checkpoint write (half of the temporary file on
 disk, before the rename); SIGKILL between that rename and the ``last_checkpoint`` update; and
-SIGTERM to the process group (a preemption), which must save and exit with code 75.
+SIGTERM to the process group from another process (a preemption), which must save and exit with
+code 75. The runs are forked from one process that imported everything once (the import costs
+more than the training here).
 """
+import json
 import os
 import random
+import runpy
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from dbot_mm.engine.hooks import PREEMPTED_EXIT_CODE
@@ -28,14 +33,19 @@ from dbot_mm.testing.tiny_pretrain import tiny_cfg
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 20260129
 STAGES = [0, 1, 2, 3]  # two boundaries
-BATCH = 8  # 64 images: 8 iterations an epoch, 24 in all
+BATCH = 16  # 64 images: 4 iterations an epoch, 12 in all
 FAULTS = ['kill', 'kill', 'kill', 'kill_in_save', 'kill_before_pointer', 'term']
 
 
-def _config(tmp_path, data_root, name, fault=None):
-    cfg = tiny_cfg(tmp_path / name, data_root, stage_epochs=STAGES, num_workers=2,
-                   train_dataloader=dict(batch_size=BATCH))
+def _config(tmp_path, data_root, name, fault=None, num_workers=2):
+    cfg = tiny_cfg(
+        tmp_path / name,
+        data_root,
+        stage_epochs=STAGES,
+        num_workers=num_workers,
+        train_dataloader=dict(batch_size=BATCH))
     cfg.default_hooks.checkpoint.max_keep_ckpts = 2
+    cfg.default_hooks.logger.interval = 100  # no per-iteration log work
     if fault is not None:
         cfg.custom_imports.imports.append('dbot_mm.testing.tiny_pretrain')
         cfg.custom_hooks.append(dict(type='FaultInjectionHook', at_iter=fault[0], how=fault[1]))
@@ -44,22 +54,37 @@ def _config(tmp_path, data_root, name, fault=None):
     return path
 
 
-def _train(config, work_dir, log, *args):
-    """tools/train.py in its own process group (so that a fault reaches its data workers and
-    nothing else); output to a file, not a pipe (killed workers may hold a pipe open)."""
-    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
-               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get('PYTHONPATH')])))
-    with open(log, 'w') as out:
-        proc = subprocess.run([sys.executable, 'tools/train.py', str(config), '--work-dir',
-                               str(work_dir), *args], cwd=ROOT, env=env, stdout=out,
-                              stderr=subprocess.STDOUT, start_new_session=True, timeout=300)
-    return proc.returncode, Path(log).read_text()
+def _train_runs(tmp_path, runs):
+    """tools/train.py once per (config, work_dir, log, extra args), one after the other, each
+    forked from a process that imported everything once (dbot_mm/testing/forked_runs.py)."""
+    plan = [
+        dict(argv=[str(c), '--work-dir', str(w), *extra], log=str(log)) for c, w, log, extra in runs
+    ]
+    (tmp_path / 'plan.json').write_text(json.dumps(plan))
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS='1',
+        MKL_NUM_THREADS='1',
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get('PYTHONPATH')])))
+    proc = subprocess.run(
+        [sys.executable, '-m', 'dbot_mm.testing.forked_runs',
+         str(tmp_path / 'plan.json')],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{')]
+    assert len(results) == len(runs), proc.stdout + proc.stderr[-3000:]
+    return [(r['rc'], Path(log).read_text(), (r['seconds'], r['cpu']))
+            for r, (_, _, log, _) in zip(results, runs)]
 
 
 def _final(work_dir):
-    ckpt = torch.load(Path(work_dir) / f'epoch_{STAGES[-1]}.pth', map_location='cpu',
-                      weights_only=True)
-    return ckpt['state_dict'], ckpt['optimizer']['state']
+    ckpt = torch.load(
+        Path(work_dir) / f'epoch_{STAGES[-1]}.pth', map_location='cpu', weights_only=True)
+    return dict(model=ckpt['state_dict'], optimizer=ckpt['optimizer']['state'])
 
 
 def _assert_same(expected, got):
@@ -73,43 +98,49 @@ def _assert_same(expected, got):
 
 def test_killed_and_preempted_run_ends_bit_identical(tmp_path, imagenet_root):
     start = time.time()
-    clean = tmp_path / 'clean'
-    rc, out = _train(_config(tmp_path, imagenet_root, 'clean'), clean, tmp_path / 'clean.log')
-    assert rc == 0, out[-3000:]
-
     rng = random.Random(SEED)
-    iters = sorted(rng.sample(range(1, len(STAGES[1:]) * 64 // BATCH), len(FAULTS)))
+    iters = sorted(rng.sample(range(1, STAGES[-1] * 64 // BATCH), len(FAULTS)))
     faults = list(zip(iters, rng.sample(FAULTS, len(FAULTS))))
-    chaos, outcomes = tmp_path / 'chaos', []
-    for i, fault in enumerate(faults + [None]):
-        rc, out = _train(_config(tmp_path, imagenet_root, 'chaos', fault), chaos,
-                         tmp_path / f'chaos{i}.log', '--resume')
-        outcomes.append((fault, rc))
+    clean, chaos = tmp_path / 'clean', tmp_path / 'chaos'
+    runs = [(_config(tmp_path, imagenet_root, 'clean'), clean, tmp_path / 'clean.log', [])]
+    runs += [(_config(tmp_path, imagenet_root, 'chaos',
+                      fault), chaos, tmp_path / f'chaos{i}.log', ['--resume'])
+             for i, fault in enumerate(faults + [None])]
+    results = _train_runs(tmp_path, runs)
+    rc, out, _ = results[0]
+    assert rc == 0, out[-3000:]
+    for fault, (rc, out, _) in zip(faults + [None], results[1:]):
         if fault is None:
             assert rc == 0, out[-3000:]
         elif fault[1] == 'term':
             assert rc == PREEMPTED_EXIT_CODE, out[-3000:]
-            assert f'saved {chaos}/preempt_iter_{fault[0]}.pth' in out
+            assert f'saved {chaos}/preempt_iter_{fault[0]}.pth at iteration' in out, out[-3000:]
         else:
-            assert rc == -signal.SIGKILL, out[-3000:]
-        if fault and fault[1] == 'kill_in_save':  # the half-written file of the killed write
-            assert list(chaos.glob('.*.pth.tmp-*')), sorted(os.listdir(chaos))
-    assert sum(rc == -signal.SIGKILL for _, rc in outcomes) >= 5, outcomes
+            assert rc == -signal.SIGKILL, (fault, out[-3000:])
+    outcomes = [(fault, rc, seconds) for fault, (rc, _, seconds) in zip(faults, results[1:])]
+    assert sum(rc == -signal.SIGKILL for _, rc, _ in outcomes) >= 5, outcomes
     _assert_same(_final(clean), _final(chaos))
     assert not list(chaos.glob('.*.tmp-*')) and not list(chaos.glob('preempt_iter_*.pth'))
-    print(f'faults {outcomes}: {time.time() - start:.1f} s')
+    print(f'faults (iteration, kind), exit code, (wall, cpu) s: {outcomes}; '
+          f'all runs {[r[2] for r in results]}; test {time.time() - start:.1f} s')
 
 
-def test_nonfinite_loss_stops_with_one_line_and_intact_checkpoints(tmp_path, imagenet_root):
+def test_nonfinite_loss_stops_with_one_line_and_intact_checkpoints(tmp_path, imagenet_root,
+                                                                   monkeypatch):
+    """tools/train.py, run in this process: a NaN in the weights after iteration 10 (epoch 2)."""
     work = tmp_path / 'nan'
-    config = _config(tmp_path, imagenet_root, 'nan', fault=(10, 'nan'))  # in epoch 2
-    rc, out = _train(config, work, tmp_path / 'nan.log')
-    assert rc == 1, out[-3000:]
-    last = out.strip().splitlines()[-1]
-    assert last == (f'train.py: non-finite loss (nan) at iteration 11 (epoch 2); stopped without '
-                    f'saving; last checkpoint: {work}/epoch_1.pth'), out[-3000:]
-    assert sorted(p.name for p in work.glob('*.pth')) == ['dbot_stage1_epoch_1.pth',
-                                                          'epoch_1.pth']
+    config = _config(tmp_path, imagenet_root, 'nan', fault=(10, 'nan'), num_workers=0)
+    monkeypatch.setattr(sys, 'argv', ['train.py', str(config), '--work-dir', str(work)])
+    handler = signal.getsignal(signal.SIGTERM)  # the run ends before PreemptionHook restores it
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            runpy.run_path(str(ROOT / 'tools' / 'train.py'), run_name='__main__')
+    finally:
+        signal.signal(signal.SIGTERM, handler)
+    assert exit_.value.code == (  # sys.exit(message): the message on stderr, exit code 1
+        'train.py: non-finite loss (nan) at iteration 11 (epoch 2); stopped without saving; '
+        f'last checkpoint: {work}/epoch_1.pth')
+    assert sorted(p.name for p in work.glob('*.pth')) == ['dbot_stage1_epoch_1.pth', 'epoch_1.pth']
     state = torch.load(work / 'epoch_1.pth', weights_only=True)['state_dict']
     assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
 

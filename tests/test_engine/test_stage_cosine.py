@@ -29,18 +29,20 @@ def test_closed_form_restarts_each_stage():
         sched.step()
     for step, lr in enumerate(lrs):
         assert lr == pytest.approx(expected_lr(step, 2.4e-3, [0, 40, 80], 10), abs=1e-12), step
-    assert lrs[0] == 0 and lrs[40] == 0          # warm-up from 0 in both stages
-    assert lrs[10] == pytest.approx(2.4e-3)      # peak = base lr in both stages
+    assert lrs[0] == 0 and lrs[40] == 0  # warm-up from 0 in both stages
+    assert lrs[10] == pytest.approx(2.4e-3)  # peak = base lr in both stages
     assert lrs[50] == pytest.approx(2.4e-3)
-    assert lrs[39] < 1e-5 and lrs[79] < 1e-5     # cosine to ~0 at each stage end
+    assert lrs[39] < 1e-5 and lrs[79] < 1e-5  # cosine to ~0 at each stage end
 
 
 def test_state_dict_resume_is_exact():
+
     def make():
         p = torch.nn.Parameter(torch.zeros(1))
         opt = torch.optim.SGD([p], lr=1.0)
         return opt, StageCosineLR.build_iter_from_epoch(
             opt, stage_epochs=[0, 3, 6], warmup_epochs=1, epoch_length=4)
+
     opt, sched = make()
     for _ in range(13):
         opt.step()
@@ -61,8 +63,8 @@ def test_state_dict_resume_is_exact():
 def test_bad_stages(stages, warmup, msg):
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     with pytest.raises(ValueError, match=msg):
-        StageCosineLR.build_iter_from_epoch(opt, stage_epochs=stages, warmup_epochs=warmup,
-                                            epoch_length=2)
+        StageCosineLR.build_iter_from_epoch(
+            opt, stage_epochs=stages, warmup_epochs=warmup, epoch_length=2)
 
 
 def _sched(stage_epochs, epoch_length, warmup=1):

@@ -54,9 +54,10 @@ def image_dir(tmp_path_factory):
 def test_student_and_teacher_overlaid(tmp_path, dbot_ckpt, image_dir):
     out = tmp_path / 'out'
     results = load_tool().main([
-        dbot_ckpt, dbot_ckpt, '--source', 'student', 'teacher', '--data', image_dir,
-        '--img-size', '32', '--batch-size', '2', '--num-workers', '0', '--device', 'cpu',
-        '--out-dir', str(out)])
+        dbot_ckpt, dbot_ckpt, '--source', 'student', 'teacher', '--data', image_dir, '--img-size',
+        '32', '--batch-size', '2', '--num-workers', '0', '--device', 'cpu', '--out-dir',
+        str(out)
+    ])
 
     for name in ('attention_distance.png', 'singular_values.png'):
         data = (out / name).read_bytes()

@@ -10,8 +10,20 @@ import pytest
 
 from dbot_mm.models.backbones.vit import ARCH_SETTINGS
 
-TOOL = Path(__file__).resolve().parents[2] / 'tools' / 'analysis_tools' / 'benchmark_pretrain.py'
+REPO = Path(__file__).resolve().parents[2]
+TOOL = REPO / 'tools' / 'analysis_tools' / 'benchmark_pretrain.py'
 TINY = ['--arch', 'tiny', '--img-size', '32', '--patch-size', '8', '--batch', '2']
+
+
+@pytest.fixture(scope='module')
+def small(tmp_path_factory):
+    """The tiny CLI setting with the ViT-B config's decoder cut to 64 wide x 2 blocks (for both
+    models), which keeps these tests fast."""
+    config = tmp_path_factory.mktemp('configs') / 'dbot_small_decoder.py'
+    config.write_text(f"_base_ = '{REPO / 'configs' / 'pretrain' / 'dbot_vit-b.py'}'\n"
+                      'model = dict(neck=dict(decoder_embed_dims=64, decoder_depth=2, '
+                      'decoder_num_heads=4))\n')
+    return TINY + ['--config', str(config)]
 
 
 @pytest.fixture(scope='module')
@@ -27,55 +39,59 @@ def table_rows(stdout):
             if ln.startswith('| dBOT(')]
 
 
-def test_cli_table_memory_mfu_and_json(tmp_path):
+def test_cli_table_memory_mfu_and_json(small, tmp_path):
     out = tmp_path / 'bench.json'
+    args = ['--threads', '1', '--warmup', '1', '--steps', '1', '--repeats', '2', '--num-masks']
+    args += ['1', '2', '--peak-tflops', '0.05', '--out', str(out)]
     proc = subprocess.run(
-        [sys.executable, str(TOOL)] + TINY + [
-            '--threads', '1', '--warmup', '1', '--steps', '1', '--repeats', '2', '--num-masks',
-            '1', '2', '--peak-tflops', '0.05', '--out', str(out)],
-        capture_output=True, text=True, cwd=tmp_path, timeout=600)
+        [sys.executable, str(TOOL)] + small + args,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = table_rows(proc.stdout)
     assert [r[0] for r in rows] == ['dBOT(K=1)', 'dBOT(K=2)']
-    for cells in rows:
+    for k, cells in enumerate(rows, 1):
         img_d, img_m, ratio, per_sample, mem_d, mem_m, mem_ratio = map(float, cells[1:])
         assert min(img_d, img_m, ratio, mem_d, mem_m) > 0
-        assert per_sample == pytest.approx(ratio / int(cells[0][7]), abs=2e-3)
+        assert per_sample == pytest.approx(ratio / k, abs=2e-3)
+        assert mem_ratio == pytest.approx(mem_d / mem_m, rel=0.02)  # MiB rounded in the table
     mfu = [ln for ln in proc.stdout.splitlines() if ln.startswith('model FLOPs utilisation')]
     assert len(mfu) == 1 and 'dBOT(K=2)' in mfu[0] and ', MAE ' in mfu[0]
 
     result = json.loads(out.read_text())
     assert result['arch'] == 'tiny' and result['precision'] == 'fp32'
-    k1, k2 = result['rows']
+    k1, k2, mae = result['results']
+    assert [r['label'] for r in result['results']] == ['dBOT(K=1)', 'dBOT(K=2)', 'MAE']
     for r in (k1, k2):
-        assert len(r['round_times_dbot']) == len(r['round_times_mae']) == 2
-        assert r['teacher_depth'] == ARCH_SETTINGS['tiny'][1]
-        assert r['peak_bytes_dbot'] > r['peak_bytes_mae'] > 0  # dBOT adds a teacher
-        assert r['loss_dbot'] > 0 and r['loss_mae'] > 0
+        assert len(r['times']) == len(mae['times']) == 2
+        assert r['cfg']['teacher']['depth'] == ARCH_SETTINGS['tiny'][1]
+        assert r['peak'] > mae['peak'] > 0  # dBOT adds a teacher
+        assert r['mem_ratio'] == r['peak'] / mae['peak']
+        assert r['loss'] > 0 and mae['loss'] > 0
         # dBOT's step = MAE's FLOPs (same encoder, decoder of the same size) + a teacher forward
-        assert r['gflop_per_step_dbot'] > r['gflop_per_step_mae'] > 0
-        assert r['mfu_dbot'] == pytest.approx(r['gflop_per_step_dbot'] / r['step_s_dbot'] / 50)
+        assert r['gflop'] > mae['gflop'] > 0
+        assert r['mfu'] == pytest.approx(r['gflop'] / r['step_s'] / 50)
+        assert r['img_per_s'] == pytest.approx(2 / r['step_s'])
     # a second mask adds a student + decoder pass (about MAE's step), not a teacher forward
-    extra = k2['gflop_per_step_dbot'] - k1['gflop_per_step_dbot']
-    assert 0.8 * k1['gflop_per_step_mae'] < extra < 1.02 * k1['gflop_per_step_mae']
-    assert k2['peak_bytes_dbot'] > k1['peak_bytes_dbot']
+    assert 0.8 * mae['gflop'] < k2['gflop'] - k1['gflop'] < 1.02 * mae['gflop']
 
 
-def test_bf16_teacher_weights_in_autocast_dtype_take_less_memory(tool, tmp_path, capsys):
+def test_bf16_teacher_weights_in_autocast_dtype_take_less_memory(tool, small, tmp_path, capsys):
     out = tmp_path / 'bench.json'
-    assert tool.main(TINY + ['--precision', 'bf16', '--teacher-weights', 'both', '--warmup', '0',
-                             '--steps', '1', '--repeats', '1', '--out', str(out)]) == 0
-    assert [r[0] for r in table_rows(capsys.readouterr().out)] == [
-        'dBOT(K=1)', 'dBOT(K=1, teacher fp32)']
-    amp, fp32 = json.loads(out.read_text())['rows']
-    assert amp['amp_teacher_weights'] and not fp32['amp_teacher_weights']
-    assert all(math.isfinite(r['loss_dbot']) for r in (amp, fp32))
+    args = ['--precision', 'bf16', '--teacher-weights', 'both', '--warmup', '0', '--steps', '1']
+    assert tool.main(small + args + ['--repeats', '1', '--out', str(out)]) == 0
+    labels = [r[0] for r in table_rows(capsys.readouterr().out)]
+    assert labels == ['dBOT(K=1)', 'dBOT(K=1, teacher fp32)']
+    amp, fp32, mae = json.loads(out.read_text())['results']
+    assert amp['cfg']['amp_teacher_weights'] and not fp32['cfg']['amp_teacher_weights']
+    assert all(math.isfinite(r['loss']) for r in (amp, fp32, mae))
     # the teacher's matmul weights in bf16 instead of fp32: half their bytes saved
     dims, depth = ARCH_SETTINGS['tiny'][:2]
     half_teacher_matmuls = depth * 12 * dims * dims * 2
-    saved = fp32['peak_bytes_dbot'] - amp['peak_bytes_dbot']
+    saved = fp32['peak'] - amp['peak']
     assert 0.9 * half_teacher_matmuls < saved < 1.1 * half_teacher_matmuls
-    assert amp['peak_bytes_mae'] == fp32['peak_bytes_mae']
 
 
 @pytest.mark.parametrize('argv, message', [

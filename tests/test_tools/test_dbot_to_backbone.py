@@ -26,8 +26,8 @@ def load_tool():
 
 
 def tiny_vit(seed=None, **kwargs):
-    vit = DBotViT(arch='tiny', embed_dims=32, depth=2, num_heads=2, img_size=32, patch_size=8,
-                  **kwargs)
+    vit = DBotViT(
+        arch='tiny', embed_dims=32, depth=2, num_heads=2, img_size=32, patch_size=8, **kwargs)
     if seed is not None:
         gen = torch.Generator().manual_seed(seed)
         with torch.no_grad():
@@ -43,9 +43,12 @@ def dbot_ckpt(tmp_path_factory):
     state['neck.mask_token'] = torch.randn(1, 1, 16)
     state.update({f'teacher.{k}': v for k, v in teacher.state_dict().items()})
     path = str(tmp_path_factory.mktemp('dbot') / 'epoch_4.pth')
-    torch.save(dict(meta=dict(epoch=4, mmengine_version='0.10.7'), state_dict=state,
-                    optimizer=dict(state={}, param_groups=[dict(lr=1e-3, params=[0])]),
-                    message_hub=dict(log_scalars={'train/loss': HistoryBuffer([1.0], [1])})), path)
+    torch.save(
+        dict(
+            meta=dict(epoch=4, mmengine_version='0.10.7'),
+            state_dict=state,
+            optimizer=dict(state={}, param_groups=[dict(lr=1e-3, params=[0])]),
+            message_hub=dict(log_scalars={'train/loss': HistoryBuffer([1.0], [1])})), path)
     return path, student.state_dict(), teacher.state_dict()
 
 
@@ -54,7 +57,10 @@ def test_cli_teacher_round_trip(tmp_path, dbot_ckpt):
     out = str(tmp_path / 'sub' / 'teacher.pth')
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
     proc = subprocess.run([sys.executable, TOOL, ckpt, out, '--source', 'teacher'],
-                          capture_output=True, text=True, env=env, cwd=str(tmp_path),
+                          capture_output=True,
+                          text=True,
+                          env=env,
+                          cwd=str(tmp_path),
                           timeout=300)
     assert proc.returncode == 0, proc.stderr
     exported = torch.load(out, map_location='cpu', weights_only=True)
@@ -78,10 +84,9 @@ def test_student_default_and_init_cfg(tmp_path, dbot_ckpt):
     load_tool().main([ckpt, out])
     exported = torch.load(out, map_location='cpu', weights_only=True)
     assert exported['meta']['source'] == 'student'
-    assert not any(k.startswith(('backbone.', 'neck.', 'teacher.'))
-                   for k in exported['state_dict'])
-    vit = tiny_vit(init_cfg=dict(type='Pretrained', checkpoint=out, prefix=''),
-                   freeze_pos_embed=False)
+    assert not any(k.startswith(('backbone.', 'neck.', 'teacher.')) for k in exported['state_dict'])
+    vit = tiny_vit(
+        init_cfg=dict(type='Pretrained', checkpoint=out, prefix=''), freeze_pos_embed=False)
     vit.init_weights()
     for k, v in vit.state_dict().items():
         assert torch.equal(v, student[k]), k
@@ -91,8 +96,12 @@ def test_student_default_and_init_cfg(tmp_path, dbot_ckpt):
 
 def test_source_absent_is_one_line_error(tmp_path):
     ckpt = str(tmp_path / 'classifier.pth')
-    torch.save(dict(state_dict={f'backbone.{k}': v for k, v in tiny_vit().state_dict().items()}
-                    | {'head.fc.weight': torch.zeros(3, 32)}), ckpt)
+    torch.save(
+        dict(state_dict={
+            f'backbone.{k}': v
+            for k, v in tiny_vit().state_dict().items()
+        }
+             | {'head.fc.weight': torch.zeros(3, 32)}), ckpt)
     with pytest.raises(SystemExit) as err:
         load_tool().main([ckpt, str(tmp_path / 'out.pth'), '--source', 'teacher'])
     message = str(err.value.code)
@@ -115,8 +124,7 @@ def test_amp_teacher_exported_in_fp32(tmp_path):
         if isinstance(m, torch.nn.Linear):
             m.to(torch.bfloat16)
     ckpt = str(tmp_path / 'amp.pth')
-    torch.save(dict(state_dict={f'teacher.{k}': v for k, v in teacher.state_dict().items()}),
-               ckpt)
+    torch.save(dict(state_dict={f'teacher.{k}': v for k, v in teacher.state_dict().items()}), ckpt)
     exported = load_tool().export_backbone(ckpt, str(tmp_path / 't.pth'), 'teacher')
     qkv = teacher.state_dict()['blocks.0.attn.qkv.weight']
     assert qkv.dtype == torch.bfloat16
@@ -124,18 +132,20 @@ def test_amp_teacher_exported_in_fp32(tmp_path):
     assert torch.equal(exported['state_dict']['blocks.0.attn.qkv.weight'], qkv.float())
 
 
-@pytest.mark.parametrize('cut,needle', [
-    (0, 'the file is empty (0 bytes)'),
-    (None, 'HTML page'),
-    (2, 'truncated or not a torch checkpoint'),
-], ids=['empty', 'html', 'truncated'])
+@pytest.mark.parametrize(
+    'cut,needle', [
+        (0, 'the file is empty (0 bytes)'),
+        (None, 'HTML page'),
+        (2, 'truncated or not a torch checkpoint'),
+    ],
+    ids=['empty', 'html', 'truncated'])
 def test_unreadable_checkpoint_is_one_line(tmp_path, dbot_ckpt, cut, needle):
     ckpt = str(tmp_path / 'epoch_1600.pth')
     with open(dbot_ckpt[0], 'rb') as f:
         data = f.read()
     with open(ckpt, 'wb') as f:
-        f.write(b'<html><body>Service unavailable</body></html>' if cut is None else
-                data[:len(data) // cut] if cut else b'')
+        f.write(b'<html><body>Service unavailable</body></html>' if cut is
+                None else data[:len(data) // cut] if cut else b'')
     with pytest.raises(SystemExit) as err:
         load_tool().main([ckpt, str(tmp_path / 'out.pth')])
     message = str(err.value.code)

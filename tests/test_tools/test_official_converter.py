@@ -5,8 +5,6 @@ features, the official decoder's predictions, continues pretraining and loads do
 import argparse
 import importlib.util
 import math
-import subprocess
-import sys
 from functools import partial
 from pathlib import Path
 
@@ -42,17 +40,24 @@ class OfficialMAE(nn.Module):
     """The parameters (names, shapes) of the official ``models_mae.MaskedAutoencoderViT`` and its
     ``forward_decoder``; ``decoder_depth=0`` is the official teacher."""
 
-    def __init__(self, img_size, patch_size, embed_dim, depth, num_heads, decoder_embed_dim=64,
-                 decoder_depth=0, decoder_num_heads=4):
+    def __init__(self,
+                 img_size,
+                 patch_size,
+                 embed_dim,
+                 depth,
+                 num_heads,
+                 decoder_embed_dim=64,
+                 decoder_depth=0,
+                 decoder_num_heads=4):
         super().__init__()
         norm = partial(nn.LayerNorm, eps=1e-6)
         self.patch_embed = PatchEmbed(img_size, patch_size, 3, embed_dim)
         num_patches = self.patch_embed.num_patches
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
-        self.pos_embed = nn.Parameter(torch.zeros(1, num_patches + 1, embed_dim),
-                                      requires_grad=False)
-        self.blocks = nn.ModuleList([Block(embed_dim, num_heads, 4., qkv_bias=True,
-                                           norm_layer=norm) for _ in range(depth)])
+        self.pos_embed = nn.Parameter(
+            torch.zeros(1, num_patches + 1, embed_dim), requires_grad=False)
+        self.blocks = nn.ModuleList(
+            [Block(embed_dim, num_heads, 4., qkv_bias=True, norm_layer=norm) for _ in range(depth)])
         self.norm = norm(embed_dim)
         if decoder_depth > 0:
             self.decoder_embed = nn.Linear(embed_dim, decoder_embed_dim)
@@ -60,7 +65,8 @@ class OfficialMAE(nn.Module):
                 torch.zeros(1, num_patches + 1, decoder_embed_dim), requires_grad=False)
             self.decoder_blocks = nn.ModuleList([
                 Block(decoder_embed_dim, decoder_num_heads, 4., qkv_bias=True, norm_layer=norm)
-                for _ in range(decoder_depth)])
+                for _ in range(decoder_depth)
+            ])
             self.decoder_norm = norm(decoder_embed_dim)
             self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_embed_dim))
             self.decoder_predp = nn.Linear(decoder_embed_dim, embed_dim)
@@ -86,24 +92,46 @@ class OfficialMAE(nn.Module):
 def official_save_model(model, path, epoch=799):
     """What util/misc.py ``save_model`` writes: student state (encoder + decoder), AdamW state,
     epoch, the GradScaler's state and the command line."""
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4,
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
+                                  lr=1e-4,
                                   betas=(0.9, 0.95))
     sum(p.sum() for p in model.parameters() if p.requires_grad).backward()
     optimizer.step()
     args = argparse.Namespace(
-        batch_size=128, epochs=1600, model='mae_vit_base_patch16', input_size=64, mask_ratio=0.75,
-        depth=[4, 4, 4], init_teacher_encoder_depth=4, stage_epochs=[0, 800, 1600], tlayernorm=0,
-        norm_feature_loss=True, clip_grad=3.0, blr=1.5e-4, lr=2.4e-3, output_dir='./output_dir',
-        resume='', teacher_resume='', distributed=True, gpu=0, dist_backend='nccl',
+        batch_size=128,
+        epochs=1600,
+        model='mae_vit_base_patch16',
+        input_size=64,
+        mask_ratio=0.75,
+        depth=[4, 4, 4],
+        init_teacher_encoder_depth=4,
+        stage_epochs=[0, 800, 1600],
+        tlayernorm=0,
+        norm_feature_loss=True,
+        clip_grad=3.0,
+        blr=1.5e-4,
+        lr=2.4e-3,
+        output_dir='./output_dir',
+        resume='',
+        teacher_resume='',
+        distributed=True,
+        gpu=0,
+        dist_backend='nccl',
         teacher_encoder_depth=[4, 4, 4])
-    torch.save({
-        'model': model.state_dict(),
-        'optimizer': optimizer.state_dict(),
-        'epoch': epoch,
-        'scaler': {'scale': 65536.0, 'growth_factor': 2.0, 'backoff_factor': 0.5,
-                   'growth_interval': 2000, '_growth_tracker': 17},
-        'args': args,
-    }, path)
+    torch.save(
+        {
+            'model': model.state_dict(),
+            'optimizer': optimizer.state_dict(),
+            'epoch': epoch,
+            'scaler': {
+                'scale': 65536.0,
+                'growth_factor': 2.0,
+                'backoff_factor': 0.5,
+                'growth_interval': 2000,
+                '_growth_tracker': 17
+            },
+            'args': args,
+        }, path)
 
 
 @pytest.fixture(scope='module')
@@ -116,43 +144,74 @@ def official(tmp_path_factory):
     official_save_model(student, root / 'checkpoint-800.pth')
     torch.save({'model': teacher.state_dict()}, root / 'checkpoint-teacher-800.pth')
     out = root / 'converted.pth'
-    load_tool().main([str(root / 'checkpoint-800.pth'), str(out),
-                      '--teacher', str(root / 'checkpoint-teacher-800.pth')])
-    return dict(root=root, student=student, teacher=teacher, converted=out,
-                state=torch.load(out, weights_only=True)['state_dict'])
+    load_tool().main([
+        str(root / 'checkpoint-800.pth'),
+        str(out), '--teacher',
+        str(root / 'checkpoint-teacher-800.pth')
+    ])
+    return dict(
+        root=root,
+        student=student,
+        teacher=teacher,
+        converted=out,
+        state=torch.load(out, weights_only=True)['state_dict'])
 
 
 def tiny_vit(**kwargs):
-    return DBotViT(arch='tiny', embed_dims=64, depth=4, num_heads=4, img_size=64, patch_size=8,
-                   **kwargs)
+    return DBotViT(
+        arch='tiny', embed_dims=64, depth=4, num_heads=4, img_size=64, patch_size=8, **kwargs)
 
 
 # ------------------------------------------------------------------------------ conversion
-def test_converted_features_equal_timm(tmp_path):
+def test_converted_features_equal_timm(tmp_path, capsys):
     torch.manual_seed(0)
-    timm_vit = VisionTransformer(img_size=32, patch_size=8, embed_dim=64, depth=2, num_heads=4,
-                                 qkv_bias=True, num_classes=0, global_pool='').eval()
+    timm_vit = VisionTransformer(
+        img_size=32,
+        patch_size=8,
+        embed_dim=64,
+        depth=2,
+        num_heads=4,
+        qkv_bias=True,
+        num_classes=0,
+        global_pool='').eval()
     with torch.no_grad():
         for p in timm_vit.parameters():
             p.normal_(0, 0.2)
-    decoder = {'decoder_embed.weight': torch.randn(32, 64), 'mask_token': torch.randn(1, 1, 32),
-               'decoder_predp.weight': torch.randn(64, 32)}
-    torch.save({'model': {**timm_vit.state_dict(), **decoder}, 'epoch': 799},
-               tmp_path / 'official.pth')
-    out = subprocess.run([sys.executable, str(TOOL), str(tmp_path / 'official.pth'),
-                          str(tmp_path / 'converted.pth')], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert 'backbone' in out.stdout and 'neck' in out.stdout
+    decoder = {
+        'decoder_embed.weight': torch.randn(32, 64),
+        'mask_token': torch.randn(1, 1, 32),
+        'decoder_predp.weight': torch.randn(64, 32)
+    }
+    torch.save({
+        'model': {
+            **timm_vit.state_dict(),
+            **decoder
+        },
+        'epoch': 799
+    }, tmp_path / 'official.pth')
+    load_tool().main([str(tmp_path / 'official.pth'), str(tmp_path / 'converted.pth')])
+    assert 'converted 33 tensors (30 backbone, 3 neck)' in capsys.readouterr().out
     converted = torch.load(tmp_path / 'converted.pth', weights_only=True)
     assert converted['meta'] == dict(converted_from='official.pth', official_epoch=799)
     state = converted['state_dict']
     assert torch.equal(state['neck.mask_token'], decoder['mask_token'])
     assert torch.equal(state['neck.decoder_pred.weight'], decoder['decoder_predp.weight'])
 
-    ours = DBotViT(arch='tiny', embed_dims=64, depth=2, num_heads=4, img_size=32, patch_size=8,
-                   out_type='raw', freeze_pos_embed=False).eval()
-    ours.load_state_dict({k[len('backbone.'):]: v for k, v in state.items()
-                          if k.startswith('backbone.')}, strict=True)
+    ours = DBotViT(
+        arch='tiny',
+        embed_dims=64,
+        depth=2,
+        num_heads=4,
+        img_size=32,
+        patch_size=8,
+        out_type='raw',
+        freeze_pos_embed=False).eval()
+    ours.load_state_dict(
+        {
+            k[len('backbone.'):]: v
+            for k, v in state.items() if k.startswith('backbone.')
+        },
+        strict=True)
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         expected = timm_vit.forward_features(x)
@@ -163,10 +222,14 @@ def test_converted_features_equal_timm(tmp_path):
 def test_official_save_model_layout_converts(official):
     state, student, teacher = official['state'], official['student'], official['teacher']
     assert {k.split('.')[0] for k in state} == {'backbone', 'neck', 'teacher'}
-    expected = {'backbone.' + k for k in student.state_dict() if not k.startswith(
-        ('decoder_', 'mask_token'))}
-    expected |= {'neck.' + k.replace('decoder_predp.', 'decoder_pred.')
-                 for k in student.state_dict() if k.startswith(('decoder_', 'mask_token'))}
+    expected = {
+        'backbone.' + k
+        for k in student.state_dict() if not k.startswith(('decoder_', 'mask_token'))
+    }
+    expected |= {
+        'neck.' + k.replace('decoder_predp.', 'decoder_pred.')
+        for k in student.state_dict() if k.startswith(('decoder_', 'mask_token'))
+    }
     expected |= {'teacher.' + k for k in teacher.state_dict()}
     assert set(state) == expected
     assert torch.equal(state['neck.decoder_pred.bias'], student.decoder_predp.bias)
@@ -178,10 +241,19 @@ def test_official_save_model_layout_converts(official):
 def test_decoder_predicts_as_official(official):
     """The converted neck is the official decoder: same prediction for the same tokens."""
     student = official['student'].eval()
-    decoder = DBotDecoder(grid_size=8, embed_dims=64, target_dims=64, decoder_embed_dims=64,
-                          decoder_depth=2, decoder_num_heads=4).eval()
-    decoder.load_state_dict({k[len('neck.'):]: v for k, v in official['state'].items()
-                             if k.startswith('neck.')}, strict=True)
+    decoder = DBotDecoder(
+        grid_size=8,
+        embed_dims=64,
+        target_dims=64,
+        decoder_embed_dims=64,
+        decoder_depth=2,
+        decoder_num_heads=4).eval()
+    decoder.load_state_dict(
+        {
+            k[len('neck.'):]: v
+            for k, v in official['state'].items() if k.startswith('neck.')
+        },
+        strict=True)
     gen = torch.Generator().manual_seed(3)
     ids_restore = torch.stack([torch.randperm(64, generator=gen) for _ in range(2)])
     latent = torch.randn(2, 1 + 16, 64, generator=gen)  # CLS + 16 visible of 64 patches
@@ -197,8 +269,8 @@ def test_loads_downstream_strictly(official):
     """The converted file (prefix 'backbone.' / 'teacher.') and the official file itself
     (prefix '', its ``args`` Namespace loads as data) through the strict backbone loader."""
     student, teacher = official['student'], official['teacher']
-    for path, prefix, source in ((official['converted'], 'backbone.', student),
-                                 (official['root'] / 'checkpoint-800.pth', '', student),
+    for path, prefix, source in ((official['converted'], 'backbone.',
+                                  student), (official['root'] / 'checkpoint-800.pth', '', student),
                                  (official['converted'], 'teacher.', teacher)):
         vit = tiny_vit(out_type='avg_featmap', freeze_pos_embed=False)
         report = load_backbone_checkpoint(vit, path, prefix=prefix)
@@ -213,16 +285,23 @@ def test_continue_pretraining(official, imagenet_root, tmp_path):
     one): every key loads strictly, training runs, the frozen teacher stays the official one."""
     cfg = Config.fromfile(str(TINY_CONFIG))
     cfg.merge_from_dict({
-        'work_dir': str(tmp_path), 'log_level': 'WARNING', 'load_from': str(official['converted']),
-        'experiment_name': 'continue_official', 'model.teacher.depth': 4,
+        'work_dir': str(tmp_path),
+        'log_level': 'WARNING',
+        'load_from': str(official['converted']),
+        'experiment_name': 'continue_official',
+        'model.teacher.depth': 4,
         'train_dataloader.dataset.data_root': str(imagenet_root),
-        'train_dataloader.dataset.indices': 32, 'train_cfg.max_epochs': 1,
-        'param_scheduler.0.stage_epochs': [0, 1], 'param_scheduler.0.warmup_epochs': 0.5,
-        'custom_hooks.0.stage_epochs': [0, 1], 'default_hooks.checkpoint.interval': 10,
+        'train_dataloader.dataset.indices': 32,
+        'train_cfg.max_epochs': 1,
+        'param_scheduler.0.stage_epochs': [0, 1],
+        'param_scheduler.0.warmup_epochs': 0.5,
+        'custom_hooks.0.stage_epochs': [0, 1],
+        'default_hooks.checkpoint.interval': 10,
     })
     # what is tested is the loading: a plain AdamW, whatever the config's layer-decay options
-    cfg.optim_wrapper = dict(type='OptimWrapper', optimizer=dict(
-        type='AdamW', lr=1.5e-3, betas=(0.9, 0.95), weight_decay=0.05))
+    cfg.optim_wrapper = dict(
+        type='OptimWrapper',
+        optimizer=dict(type='AdamW', lr=1.5e-3, betas=(0.9, 0.95), weight_decay=0.05))
     runner = Runner.from_cfg(cfg)
     load_checkpoint(runner.model, str(official['converted']), strict=True)  # no key left over
     assert torch.equal(runner.model.neck.decoder_pred.weight,
@@ -236,8 +315,9 @@ def test_continue_pretraining(official, imagenet_root, tmp_path):
         assert torch.equal(model.teacher.state_dict()[k], v), k
     moved = model.backbone.blocks[0].attn.qkv.weight
     assert not torch.equal(moved, official['student'].blocks[0].attn.qkv.weight)
-    torch.testing.assert_close(moved, official['student'].blocks[0].attn.qkv.weight,
-                               atol=0.02, rtol=0)  # continued, not re-initialised
+    torch.testing.assert_close(
+        moved, official['student'].blocks[0].attn.qkv.weight, atol=0.02,
+        rtol=0)  # continued, not re-initialised
 
 
 # ---------------------------------------------------------------------------------- errors
@@ -256,15 +336,25 @@ def convert_error(tmp_path, payload, name='odd.pth', raw=None, argv=()):
 
 
 def test_unknown_keys_named(tmp_path):
-    message = convert_error(tmp_path, {'model': {'patch_embed.proj.weight': torch.zeros(1),
-                                                 'backbone.layers.0.w': torch.zeros(1)}})
+    message = convert_error(tmp_path, {
+        'model': {
+            'patch_embed.proj.weight': torch.zeros(1),
+            'backbone.layers.0.w': torch.zeros(1)
+        }
+    })
     assert 'backbone.layers.0.w' in message and 'unofficial' not in message
 
 
 def test_beit_branch_checkpoint_named(tmp_path):
-    message = convert_error(tmp_path, {'model': {
-        'patch_embed.proj.weight': torch.zeros(1), 'blocks.0.attn.q_bias': torch.zeros(1),
-        'blocks.0.gamma_1': torch.zeros(1), 'lm_head.weight': torch.zeros(1)}})
+    message = convert_error(
+        tmp_path, {
+            'model': {
+                'patch_embed.proj.weight': torch.zeros(1),
+                'blocks.0.attn.q_bias': torch.zeros(1),
+                'blocks.0.gamma_1': torch.zeros(1),
+                'lm_head.weight': torch.zeros(1)
+            }
+        })
     assert 'beit-branch' in message and 'blocks.0.attn.q_bias' in message
 
 
@@ -278,10 +368,12 @@ def test_not_a_dict(tmp_path):
     assert 'holds a list' in message
 
 
-@pytest.mark.parametrize('raw,needle', [
-    (b'', 'empty'),
-    (b'<!DOCTYPE html><html><body>Sign in</body></html>', 'HTML page'),
-], ids=['empty', 'html'])
+@pytest.mark.parametrize(
+    'raw,needle', [
+        (b'', 'empty'),
+        (b'<!DOCTYPE html><html><body>Sign in</body></html>', 'HTML page'),
+    ],
+    ids=['empty', 'html'])
 def test_unreadable_file(tmp_path, raw, needle):
     assert needle in convert_error(tmp_path, None, raw=raw)
 
@@ -296,8 +388,11 @@ def test_bad_teacher_file_named(tmp_path, official):
     teacher = tmp_path / 'teacher.pth'
     teacher.write_bytes(b'')
     with pytest.raises(SystemExit) as err:
-        load_tool().main([str(official['root'] / 'checkpoint-800.pth'),
-                          str(tmp_path / 'out.pth'), '--teacher', str(teacher)])
+        load_tool().main([
+            str(official['root'] / 'checkpoint-800.pth'),
+            str(tmp_path / 'out.pth'), '--teacher',
+            str(teacher)
+        ])
     assert str(teacher) in str(err.value.code) and 'empty' in str(err.value.code)
 
 

@@ -200,8 +200,7 @@ def test_slurm_requeue_after_sigterm(tiny_image_folder, tmp_path):
 
 def test_resume_does_not_need_the_pretrained_file(trained, tiny_image_folder, tmp_path):
     """The run's checkpoint holds every weight: a moved init_cfg file does not stop --resume."""
-    from dbot_mm.utils.launch import (build_runner, merge_train_args,
-                                      prepare_training)
+    from dbot_mm.utils.launch import build_runner, merge_train_args, prepare_training
     src_dir, _ = trained
     (tmp_path / 'epoch_1.pth').write_bytes((src_dir / 'epoch_1.pth').read_bytes())
     args = _load_tool('train').build_parser().parse_args([

@@ -13,15 +13,20 @@ from mmengine.logging import HistoryBuffer, MessageHub
 from mmengine.model import BaseModel
 from mmengine.runner import CheckpointLoader, Runner
 
-from dbot_mm.utils import (CheckpointReadError, UnsafeCheckpointError, checkpoint_safe_globals,
-                           load_checkpoint_file, register_checkpoint_safe_globals)
+from dbot_mm.utils import (
+    CheckpointReadError,
+    UnsafeCheckpointError,
+    checkpoint_safe_globals,
+    load_checkpoint_file,
+    register_checkpoint_safe_globals,
+)
 
 
 class _Payload:
     """An arbitrary class: unpickling it would run code of the file's choice."""
 
     def __reduce__(self):
-        return (os.system, ('echo pwned',))
+        return (os.system, ('echo pwned', ))
 
 
 class _Plain:
@@ -48,8 +53,12 @@ def _mmengine_like_checkpoint():
     scaler.update()
     assert scaler.state_dict()  # enabled on the CPU: not an empty dict
     return dict(
-        meta=dict(epoch=1, iter=4, seed=np.int64(0), cfg='model = dict()',
-                  dataset_meta=dict(classes=('a', 'b'))),
+        meta=dict(
+            epoch=1,
+            iter=4,
+            seed=np.int64(0),
+            cfg='model = dict()',
+            dataset_meta=dict(classes=('a', 'b'))),
         state_dict=model.state_dict(),
         optimizer=optimizer.state_dict(),
         param_schedulers=[dict(base_values=[1e-3], last_step=4, by_epoch=False)],
@@ -90,8 +99,7 @@ def test_numpy1_names_are_trusted():
 @pytest.mark.parametrize('zipfile', [True, False], ids=['zip', 'legacy'])
 def test_pickled_code_is_refused(tmp_path, zipfile):
     path = tmp_path / 'evil.pth'
-    torch.save({'state_dict': {}, 'x': _Payload()}, path,
-               _use_new_zipfile_serialization=zipfile)
+    torch.save({'state_dict': {}, 'x': _Payload()}, path, _use_new_zipfile_serialization=zipfile)
     with pytest.raises(UnsafeCheckpointError) as info:
         load_checkpoint_file(path)
     message = str(info.value)
@@ -103,8 +111,8 @@ def test_pickled_code_is_refused(tmp_path, zipfile):
 def test_unknown_class_is_refused(tmp_path):
     path = tmp_path / 'custom.pth'
     torch.save({'obj': _Plain()}, path)
-    with pytest.raises(UnsafeCheckpointError,
-                       match=r"custom\.pth'.*test_checkpoint_safety\._Plain"):
+    with pytest.raises(
+            UnsafeCheckpointError, match=r"custom\.pth'.*test_checkpoint_safety\._Plain"):
         load_checkpoint_file(path)
 
 
@@ -114,13 +122,11 @@ def test_getattr_only_for_history_buffer_statistics(tmp_path):
     from collections import OrderedDict
     path = tmp_path / 'methods.pth'
     torch.save({'stats': [HistoryBuffer.mean, HistoryBuffer.max]}, path)
-    assert load_checkpoint_file(path)['stats'] == [HistoryBuffer.mean,
-                                                   HistoryBuffer.max]
+    assert load_checkpoint_file(path)['stats'] == [HistoryBuffer.mean, HistoryBuffer.max]
     # A builtin classmethod pickles as getattr(OrderedDict, 'fromkeys').
     path = tmp_path / 'getattr.pth'
     torch.save({'f': OrderedDict.fromkeys}, path)
-    with pytest.raises(UnsafeCheckpointError,
-                       match=r'getattr\(OrderedDict\.fromkeys\)'):
+    with pytest.raises(UnsafeCheckpointError, match=r'getattr\(OrderedDict\.fromkeys\)'):
         load_checkpoint_file(path)
 
 
@@ -159,8 +165,7 @@ def test_missing_file_names_it(tmp_path):
 def _crafted_buffer(**extra):
     """A HistoryBuffer that pickles with ``extra`` in its state (as a doctored file would)."""
     buffer = HistoryBuffer([1., 3.], [1, 1], max_length=10)
-    state = dict(_log_history=np.array([1., 3.]), _count_history=np.array([1, 1]),
-                 max_length=10)
+    state = dict(_log_history=np.array([1., 3.]), _count_history=np.array([1, 1]), max_length=10)
     state.update(extra)
     buffer.__reduce_ex__ = lambda protocol: (copyreg.__newobj__, (HistoryBuffer, ), state)
     return buffer
@@ -178,14 +183,16 @@ def statistics_unchanged():
     assert HistoryBuffer([1, 3], [1, 1]).statistics('mean') == 2
 
 
-@pytest.mark.parametrize('state,needle', [
-    (dict(statistics_methods={'mean': HistoryBuffer.max}),
-     "statistics_methods['mean'] = HistoryBuffer.max"),
-    (dict(statistics_methods={'median': HistoryBuffer.max}), "statistics_methods['median']"),
-    (dict(statistics_methods=[HistoryBuffer.max]), 'not a dict'),
-    (dict(_statistics_methods={'mean': HistoryBuffer.max}), "['_statistics_methods']"),
-    (dict(max_length='10'), 'HistoryBuffer.max_length of type str'),
-], ids=['mean-is-max', 'new-name', 'not-a-dict', 'instance-methods', 'bad-type'])
+@pytest.mark.parametrize(
+    'state,needle', [
+        (dict(statistics_methods={'mean': HistoryBuffer.max}),
+         "statistics_methods['mean'] = HistoryBuffer.max"),
+        (dict(statistics_methods={'median': HistoryBuffer.max}), "statistics_methods['median']"),
+        (dict(statistics_methods=[HistoryBuffer.max]), 'not a dict'),
+        (dict(_statistics_methods={'mean': HistoryBuffer.max}), "['_statistics_methods']"),
+        (dict(max_length='10'), 'HistoryBuffer.max_length of type str'),
+    ],
+    ids=['mean-is-max', 'new-name', 'not-a-dict', 'instance-methods', 'bad-type'])
 def test_history_buffer_cannot_carry_methods(tmp_path, statistics_unchanged, state, needle):
     """mmengine's HistoryBuffer.__setstate__ copies the file's statistics methods into the
     class: this file would make every logged 'mean' of the process a max."""
@@ -227,13 +234,19 @@ class _ToyModel(BaseModel):
 def _toy_runner(work_dir, name, max_epochs, **kwargs):
     data = [dict(inputs=torch.full((2, ), float(i))) for i in range(8)]
     return Runner(
-        model=_ToyModel(), work_dir=str(work_dir), experiment_name=name,
-        train_dataloader=dict(dataset=data, sampler=dict(type='DefaultSampler', shuffle=False),
-                              batch_size=2, collate_fn=dict(type='default_collate')),
+        model=_ToyModel(),
+        work_dir=str(work_dir),
+        experiment_name=name,
+        train_dataloader=dict(
+            dataset=data,
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            batch_size=2,
+            collate_fn=dict(type='default_collate')),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
         train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
         default_hooks=dict(logger=dict(type='LoggerHook', interval=1)),
-        log_level='WARNING', **kwargs)
+        log_level='WARNING',
+        **kwargs)
 
 
 def test_runner_resume_with_message_hub(tmp_path, statistics_unchanged):

@@ -22,10 +22,14 @@ def test_sync_bn_becomes_bn_under_a_cpu_launcher():
 
 
 def _train_cfg(work_dir, **extra):
-    cfg = Config(dict(
-        work_dir=str(work_dir), resume=False, load_from=None,
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1)),
-        custom_hooks=[dict(type='NonFiniteLossHook')], randomness=None))
+    cfg = Config(
+        dict(
+            work_dir=str(work_dir),
+            resume=False,
+            load_from=None,
+            default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1)),
+            custom_hooks=[dict(type='NonFiniteLossHook')],
+            randomness=None))
     cfg.merge_from_dict(extra)
     return cfg
 

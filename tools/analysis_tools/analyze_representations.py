@@ -25,32 +25,42 @@ import os
 import os.path as osp
 import sys
 
-SOURCES = ('student', 'teacher')
+SOURCES = ('student', 'teacher')  # representations.SOURCE_PREFIXES (kept light for --help)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('checkpoints', nargs='+', help='checkpoint files (or URLs)')
-    parser.add_argument('--data', required=True,
-                        help='folder of images, searched at any depth (e.g. data/imagenet/val)')
-    parser.add_argument('--labels', nargs='+', help='legend label per checkpoint '
-                        '(default: file name, plus "(teacher)" for a teacher)')
-    parser.add_argument('--source', nargs='+', choices=SOURCES, default=['student'],
-                        help='dBOT encoder to analyse: one for all checkpoints or one each '
-                        '(ignored for bare backbone files)')
-    parser.add_argument('--arch', help="DBotViT arch: tiny, small, base, large or huge "
-                        '(default: inferred from the weights)')
-    parser.add_argument('--num-heads', type=int,
-                        help='attention heads, for a width that is not a standard arch')
-    parser.add_argument('--img-size', type=int, nargs='+', default=[224],
-                        help='input size: S or H W (default: 224); the patch size comes from '
-                        'the checkpoint')
+    parser.add_argument(
+        '--data',
+        required=True,
+        help='folder of images, searched at any depth (e.g. data/imagenet/val)')
+    parser.add_argument(
+        '--labels',
+        nargs='+',
+        help='legend label per checkpoint (default: file name, "(teacher)" for a teacher)')
+    parser.add_argument(
+        '--source',
+        nargs='+',
+        choices=SOURCES,
+        default=['student'],
+        help='dBOT encoder: one for all checkpoints or one each (a bare backbone is a student)')
+    parser.add_argument(
+        '--arch', help='tiny, small, base, large or huge (default: inferred from the weights)')
+    parser.add_argument(
+        '--num-heads', type=int, help='attention heads, for a width that is not a standard arch')
+    parser.add_argument(
+        '--img-size',
+        type=int,
+        nargs='+',
+        default=[224],
+        help='input size S or H W (default: 224); the patch size is the checkpoint\'s')
     parser.add_argument('--batch-size', type=int, default=64)
-    parser.add_argument('--num-images', type=int,
-                        help='evenly spaced subset of the images (default: all)')
+    parser.add_argument(
+        '--num-images', type=int, help='evenly spaced subset of the images (default: all)')
     parser.add_argument('--num-workers', type=int, default=4, help='data loading processes')
-    parser.add_argument('--device', help="'cpu', 'cuda', 'cuda:1', ... (default: cuda if "
-                        'available)')
+    parser.add_argument(
+        '--device', help="'cpu', 'cuda', 'cuda:1', ... (default: cuda if available)")
     parser.add_argument('--out-dir', default='work_dirs/analyze_representations')
     args = parser.parse_args(argv)
     n = len(args.checkpoints)
@@ -111,8 +121,14 @@ def plot(results, out_dir):
         dist = np.asarray(m['attention_distance'])
         layers = np.arange(dist.shape[0]) + offsets[i]
         color = colors[i % len(colors)]
-        ax.scatter(np.repeat(layers, dist.shape[1]), dist.ravel(), s=16, alpha=0.75,
-                   color=color, marker=markers[i % len(markers)], label=m['label'])
+        ax.scatter(
+            np.repeat(layers, dist.shape[1]),
+            dist.ravel(),
+            s=16,
+            alpha=0.75,
+            color=color,
+            marker=markers[i % len(markers)],
+            label=m['label'])
         ax.plot(layers, dist.mean(axis=1), color=color, lw=1.2, alpha=0.7)
     ax.set_xlabel('layer (block index)')
     ax.set_ylabel('mean attention distance (pixels)')
@@ -133,14 +149,26 @@ def plot(results, out_dir):
         pct = np.asarray(m['singular_value_percentage'])
         num_k = max(num_k, pct.shape[1])
         for k in range(pct.shape[1]):
-            ax.plot(np.arange(pct.shape[0]), pct[:, k], color=colors[i % len(colors)],
-                    linestyle=styles[k % len(styles)], marker=k_markers[k % len(k_markers)],
-                    markersize=4, lw=1.3)
-    handles = [Line2D([], [], color=colors[i % len(colors)], lw=3, label=m['label'])
-               for i, m in enumerate(models)]
-    handles += [Line2D([], [], color='0.3', linestyle=styles[k % len(styles)],
-                       marker=k_markers[k % len(k_markers)], markersize=4, label=f'top-{k + 1}')
-                for k in range(num_k)]
+            ax.plot(
+                np.arange(pct.shape[0]),
+                pct[:, k],
+                color=colors[i % len(colors)],
+                linestyle=styles[k % len(styles)],
+                marker=k_markers[k % len(k_markers)],
+                markersize=4,
+                lw=1.3)
+    handles = [
+        Line2D([], [], color=colors[i % len(colors)], lw=3, label=m['label'])
+        for i, m in enumerate(models)
+    ]
+    handles += [
+        Line2D([], [],
+               color='0.3',
+               linestyle=styles[k % len(styles)],
+               marker=k_markers[k % len(k_markers)],
+               markersize=4,
+               label=f'top-{k + 1}') for k in range(num_k)
+    ]
     ax.legend(handles=handles, loc='upper left', bbox_to_anchor=(1.01, 1), fontsize=9)
     ax.set_xlabel('layer (block index)')
     ax.set_ylabel('sum of top-k singular values / sum of all')
@@ -165,12 +193,15 @@ def run(args):
 
     from dbot_mm.analysis.representations import ImageFiles, analyze_model, find_images, load_vit
 
-    img_size = tuple(args.img_size) if len(args.img_size) == 2 else (args.img_size[0],) * 2
+    img_size = tuple(args.img_size) if len(args.img_size) == 2 else (args.img_size[0], ) * 2
     device = torch.device(args.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     files = find_images(args.data, args.num_images)
     loader = torch.utils.data.DataLoader(
-        ImageFiles(files, img_size), batch_size=args.batch_size, shuffle=False,
-        num_workers=args.num_workers, pin_memory=device.type == 'cuda')
+        ImageFiles(files, img_size),
+        batch_size=args.batch_size,
+        shuffle=False,
+        num_workers=args.num_workers,
+        pin_memory=device.type == 'cuda')
     sources = args.source * (len(args.checkpoints) if len(args.source) == 1 else 1)
     labels = args.labels or [default_label(c, s) for c, s in zip(args.checkpoints, sources)]
     results = dict(data=args.data, num_images=len(files), img_size=list(img_size), models=[])
@@ -182,12 +213,17 @@ def run(args):
               f'{device}, {len(files)} images')
         out = analyze_model(model, loader, device, progress=ProgressBar(len(files)))
         print()
-        results['models'].append(dict(
-            label=label, checkpoint=checkpoint, source=source, prefix=info['prefix'],
-            arch={k: info[k] for k in ('embed_dims', 'depth', 'num_heads', 'patch_size')},
-            grid=list(out['grid']),
-            attention_distance=out['attention_distance'].tolist(),
-            singular_value_percentage=out['singular_value_percentage'].tolist()))
+        results['models'].append(
+            dict(
+                label=label,
+                checkpoint=checkpoint,
+                source=source,
+                prefix=info['prefix'],
+                arch={k: info[k]
+                      for k in ('embed_dims', 'depth', 'num_heads', 'patch_size')},
+                grid=list(out['grid']),
+                attention_distance=out['attention_distance'].tolist(),
+                singular_value_percentage=out['singular_value_percentage'].tolist()))
         del model
         gc.collect()
         if device.type == 'cuda':
@@ -206,7 +242,7 @@ def main(argv=None):
     from dbot_mm.models.utils.pretrained import CHECKPOINT_ERRORS
     try:
         return run(args)
-    except CHECKPOINT_ERRORS + (ValueError,) as e:
+    except CHECKPOINT_ERRORS + (ValueError, ) as e:
         sys.exit(f'error: {e}')
 
 

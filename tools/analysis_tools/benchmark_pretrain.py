@@ -1,15 +1,15 @@
 # Copyright (c) dbot_mm contributors. All rights reserved.
 """Training-step speed, peak memory and MFU of dBOT against mmpretrain's MAE, in one run.
 
-dBOT is ``--config`` resized to ``--arch`` (teacher as deep as the student: ViT-B stage 1, every
-later stage); MAE is mmpretrain's own MAE config with the same encoder (pixel target).
-A step is ``model.train_step`` as mmengine's loop runs it (preprocessor, loss, backward, AdamW,
-zero_grad; no grad clip), both under the same autocast in bf16/fp16 (on CPU dbot_mm's
-``AutocastOptimWrapper``: mmengine's ``AmpOptimWrapper`` refuses the CPU). Timing: ``--warmup``
-steps, then ``--repeats`` rounds of ``--steps`` steps of every model in turn, the order alternating,
-so machine noise hits both alike; img/s from the median round, the dBOT/MAE ratio is the median
-of the per-round ratios. MFU = FLOPs of a step (``FlopCounterMode``, fwd + bwd, teacher included)
-/ step time / ``--peak-tflops`` (looked up for known GPUs in bf16/fp16). See docs/performance.md.
+dBOT is ``--config`` resized to ``--arch`` (teacher as deep as the student); MAE is mmpretrain's
+own MAE config with dBOT's encoder and decoder sizes. A step is ``model.train_step`` (no grad
+clip), for both under the same autocast in bf16/fp16 (``AutocastOptimWrapper`` on CPU, which
+mmengine's ``AmpOptimWrapper`` refuses); ``--teacher-weights``: dBOT's teacher weights then in the
+autocast dtype (``amp``, the default), in ``fp32``, or ``both`` (a row each). Timing: ``--warmup``
+steps, then ``--repeats`` rounds of ``--steps`` steps of every model in turn, the order alternating
+(machine noise hits both alike); img/s from the median round, the dBOT/MAE ratio is the median of
+the per-round ratios. MFU = FLOPs of a step (``FlopCounterMode``, teacher included) / step time /
+``--peak-tflops`` (looked up for known GPUs in bf16/fp16). See docs/performance.md.
 """
 import argparse
 import copy
@@ -40,6 +40,10 @@ MAE_CONFIG = osp.join('.mim', 'configs', '_base_', 'models', 'mae_vit-base-p16.p
 # dense bf16/fp16 tensor-core peak (TFLOP/s, no sparsity) from the vendors' data sheets
 GPU_PEAK_TFLOPS = [('H200', 989.4), ('H100 PCIe', 756.0), ('H100', 989.4), ('A100', 312.0),
                    ('L40S', 362.1), ('A6000', 154.8), ('V100', 125.0)]
+COLUMNS = [
+    'dBOT vs MAE', 'img/s dBOT', 'img/s MAE', 'step time dBOT/MAE', 'per student sample dBOT/MAE',
+    'peak MiB dBOT', 'peak MiB MAE', 'mem dBOT/MAE'
+]
 
 
 def parse_args(argv=None):
@@ -52,8 +56,7 @@ def parse_args(argv=None):
     p.add_argument('--num-masks', type=int, nargs='+', default=[1], help='a dBOT row each')
     p.add_argument('--teacher-depth', type=int, help='dBOT teacher depth (default: the student)')
     p.add_argument('--precision', default='fp32', choices=['fp32', 'bf16', 'fp16'])
-    p.add_argument('--teacher-weights', default='amp', choices=['amp', 'fp32', 'both'],
-                   help="bf16/fp16: dBOT's teacher weights in the autocast dtype (amp), fp32, both")
+    p.add_argument('--teacher-weights', default='amp', choices=['amp', 'fp32', 'both'])
     p.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     p.add_argument('--warmup', type=int, default=2, help='untimed steps per model')
     p.add_argument('--steps', type=int, default=5, help='timed steps per model and round')
@@ -61,8 +64,7 @@ def parse_args(argv=None):
     p.add_argument('--memory', default=True, action=argparse.BooleanOptionalAction)
     p.add_argument('--threads', type=int, help='torch.set_num_threads (CPU)')
     p.add_argument('--peak-tflops', type=float, help='device peak in --precision, for the MFU')
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--out', default=None, help='also write the results (.json or .md)')
+    p.add_argument('--out', help='also write the results (.json) or the table (.md)')
     args = p.parse_args(argv)
     if args.device == 'cuda' and not torch.cuda.is_available():
         p.error('--device cuda: no CUDA device available')
@@ -88,13 +90,15 @@ def dbot_config(base: dict, args, num_masks: int, amp_teacher_weights: bool) -> 
 
 
 def mae_config(dbot: dict, args) -> dict:
-    """mmpretrain's own MAE model config (decoder 512/8/16 as dBOT's) with dBOT's encoder."""
+    """mmpretrain's own MAE model config with dBOT's encoder and decoder sizes."""
     model = Config.fromfile(osp.join(osp.dirname(mmpretrain.__file__), MAE_CONFIG)).model.to_dict()
-    dims, depth, heads = ARCH_SETTINGS[args.arch]
-    p = args.patch_size
-    model['backbone'].update(img_size=args.img_size, patch_size=p, arch=dict(
-        embed_dims=dims, num_layers=depth, num_heads=heads, feedforward_channels=4 * dims))
+    (dims, depth, heads), p, d = ARCH_SETTINGS[args.arch], args.patch_size, dbot['neck']
+    arch = dict(embed_dims=dims, num_layers=depth, num_heads=heads, feedforward_channels=4 * dims)
+    model['backbone'].update(arch=arch, img_size=args.img_size, patch_size=p)
     model['neck'].update(embed_dim=dims, patch_size=p, num_patches=math.ceil(args.img_size / p)**2)
+    # MAE's recipe decoder is 512/8/16 as dBOT's; a config with a smaller one shrinks both
+    model['neck'].update(decoder_depth=d['decoder_depth'], decoder_num_heads=d['decoder_num_heads'])
+    model['neck'].update(decoder_embed_dim=d['decoder_embed_dims'])
     model['head'].update(patch_size=p)
     return dict(model, data_preprocessor=dbot['data_preprocessor'])  # MAE's has the same values
 
@@ -107,32 +111,31 @@ class Bench:
         self.times, self.peak, self.gflop, self.loss = [], None, None, None
 
     def setup(self, args, steps: int = 0):
-        torch.manual_seed(args.seed)
+        torch.manual_seed(0)
         self.model = MODELS.build(copy.deepcopy(self.cfg))
         self.model.init_weights()  # as the Runner does (dBOT: stage-1 teacher <- student init)
         self.model.to(args.device).train()
+        lr = 1.5e-4 * args.batch / 256  # dBOT's AdamW, for both models
+        optimizer = dict(type='AdamW', lr=lr, betas=(0.9, 0.95), weight_decay=0.05)
         dtype = {'bf16': 'bfloat16', 'fp16': 'float16'}.get(args.precision)
-        wrapper = (dict(type='OptimWrapper') if dtype is None else dict(
-            type='AmpOptimWrapper' if args.device == 'cuda' else 'AutocastOptimWrapper',
-            dtype=dtype))
-        self.optim_wrapper = build_optim_wrapper(self.model, dict(wrapper, optimizer=dict(
-            type='AdamW', lr=1.5e-4 * args.batch / 256, betas=(0.9, 0.95), weight_decay=0.05)))
-        imgs = torch.randint(0, 256, (args.batch, 3, args.img_size, args.img_size),
-                             generator=torch.Generator().manual_seed(1234), dtype=torch.uint8)
-        self.data = dict(inputs=imgs.to(args.device),
-                         data_samples=[DataSample() for _ in range(args.batch)])
+        amp = 'AmpOptimWrapper' if args.device == 'cuda' else 'AutocastOptimWrapper'
+        wrapper = dict(type='OptimWrapper') if dtype is None else dict(type=amp, dtype=dtype)
+        self.optim_wrapper = build_optim_wrapper(self.model, dict(wrapper, optimizer=optimizer))
+        shape, gen = (args.batch, 3, args.img_size, args.img_size), torch.Generator()
+        imgs = torch.randint(0, 256, shape, generator=gen.manual_seed(1234), dtype=torch.uint8)
+        samples = [DataSample() for _ in range(args.batch)]
+        self.data = dict(inputs=imgs.to(args.device), data_samples=samples)
         if steps:
             self.run(steps, args.device)
 
     def run(self, steps: int, device: str) -> float:
         """Mean wall time of ``steps`` training steps."""
         sync = torch.cuda.synchronize if device == 'cuda' else (lambda: None)
-        sync()
-        start = time.perf_counter()
+        start = time.perf_counter()  # the previous run ended synchronised
         for _ in range(steps):
             log_vars = self.model.train_step(self.data, self.optim_wrapper)
         sync()
-        self.loss = float(log_vars['loss'])
+        self.loss = float(log_vars['loss'].detach())
         if not math.isfinite(self.loss):
             raise RuntimeError(f'{self.label}: non-finite loss {self.loss}')
         return (time.perf_counter() - start) / steps
@@ -141,14 +144,24 @@ class Bench:
         self.model = self.optim_wrapper = self.data = None
         gc.collect()
 
+    def summarise(self, mae: 'Bench', args):
+        """Median step time, img/s, MFU and the ratios to MAE."""
+        self.step_s = statistics.median(self.times)
+        self.img_per_s = args.batch / self.step_s
+        self.mfu = args.peak_tflops and self.gflop / self.step_s / (args.peak_tflops * 1e3)
+        self.step_ratio = statistics.median(d / m for d, m in zip(self.times, mae.times))
+        self.per_student_sample_ratio = self.step_ratio / self.num_masks
+        self.mem_ratio = self.peak / mae.peak if args.memory else None
+
+    def result(self) -> dict:
+        return {k: v for k, v in vars(self).items() if k not in ('model', 'optim_wrapper', 'data')}
+
 
 def peak_memory(bench: Bench, args) -> int:
     """Peak bytes allocated (weights, grads, AdamW state, activations) over building a fresh model
-    and two steps. One quantity on both devices, the allocator's: CUDA keeps it itself
-    (``max_memory_allocated``); the CPU allocator keeps no statistics, so on CPU it is the running
-    sum of the profiler's allocator events, deterministic, unlike RSS, which the page cache,
-    fragmentation and memory freed but not returned to the OS blur."""
-    gc.collect()
+    and two steps. One quantity on both devices, the allocator's: CUDA counts it itself
+    (``max_memory_allocated``); the CPU allocator keeps no statistics, so there it is the running
+    sum of the profiler's allocator events, deterministic unlike RSS (page cache, fragmentation)."""
     if args.device == 'cuda':
         base = torch.cuda.memory_allocated()
         torch.cuda.reset_peak_memory_stats()
@@ -157,9 +170,9 @@ def peak_memory(bench: Bench, args) -> int:
     else:
         with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
             bench.setup(args, steps=2)
-        events = sorted((e for e in prof.profiler.kineto_results.events()
-                         if e.name() == '[memory]' and str(e.device_type()).endswith('CPU')),
-                        key=lambda e: e.start_ns())
+        events = [e for e in prof.profiler.kineto_results.events() if e.name() == '[memory]']
+        events = [e for e in events if str(e.device_type()).endswith('CPU')]
+        events.sort(key=lambda e: e.start_ns())
         peak = max(itertools.accumulate((e.nbytes() for e in events), initial=0))
     bench.teardown()
     return peak
@@ -175,48 +188,33 @@ def time_models(benches, args):
     for r in range(args.repeats):
         for b in (benches if r % 2 == 0 else benches[::-1]):
             b.times.append(b.run(args.steps, args.device))
-        print(f'benchmark_pretrain: round {r + 1}/{args.repeats}: '
-              + ', '.join(f'{b.label} {b.times[-1]:.3f} s' for b in benches), file=sys.stderr)
+        times = ', '.join(f'{b.label} {b.times[-1]:.3f} s' for b in benches)
+        print(f'benchmark_pretrain: round {r + 1}/{args.repeats}: {times}', file=sys.stderr)
     for b in benches:
         b.teardown()
 
 
-def result_row(b: Bench, mae: Bench, args) -> dict:
-    t_d, t_m = statistics.median(b.times), statistics.median(mae.times)
-    ratio = statistics.median(d / m for d, m in zip(b.times, mae.times))
-    peak = args.peak_tflops and args.peak_tflops * 1e3  # GFLOP/s
-    return dict(
-        label=b.label, num_masks=b.num_masks, teacher_depth=b.cfg['teacher']['depth'],
-        amp_teacher_weights=b.cfg['amp_teacher_weights'], step_s_dbot=t_d, step_s_mae=t_m,
-        img_per_s_dbot=args.batch / t_d, img_per_s_mae=args.batch / t_m, step_ratio=ratio,
-        per_student_sample_ratio=ratio / b.num_masks, round_times_dbot=b.times,
-        round_times_mae=mae.times, peak_bytes_dbot=b.peak, peak_bytes_mae=mae.peak,
-        mem_ratio=b.peak / mae.peak if args.memory else None, loss_dbot=b.loss, loss_mae=mae.loss,
-        gflop_per_step_dbot=b.gflop, gflop_per_step_mae=mae.gflop,
-        mfu_dbot=peak and b.gflop / t_d / peak, mfu_mae=peak and mae.gflop / t_m / peak)
+def render_table(dbots, mae, args) -> str:
 
+    def mib(n):
+        return 'n/a' if n is None else f'{n / 2**20:.0f}'
 
-def render_table(rows, args) -> str:
-    def fmt(v, spec):
-        return 'n/a' if v is None else format(v, spec)
-
-    lines = ['| dBOT vs MAE | img/s dBOT | img/s MAE | step time dBOT/MAE | per student sample '
-             'dBOT/MAE | peak MiB dBOT | peak MiB MAE | mem dBOT/MAE |', '|' + '---|' * 8]
-    lines += [f"| {r['label']} | {r['img_per_s_dbot']:.2f} | {r['img_per_s_mae']:.2f} | "
-              f"{r['step_ratio']:.3f} | {r['per_student_sample_ratio']:.3f} | "
-              f"{fmt(r['peak_bytes_dbot'] and r['peak_bytes_dbot'] / 2**20, '.0f')} | "
-              f"{fmt(r['peak_bytes_mae'] and r['peak_bytes_mae'] / 2**20, '.0f')} | "
-              f"{fmt(r['mem_ratio'], '.3f')} |" for r in rows]
+    lines = ['| ' + ' | '.join(COLUMNS) + ' |', '|' + '---|' * len(COLUMNS)]
+    for b in dbots:
+        mem = 'n/a' if b.mem_ratio is None else f'{b.mem_ratio:.3f}'
+        cells = [b.label, f'{b.img_per_s:.2f}', f'{mae.img_per_s:.2f}', f'{b.step_ratio:.3f}']
+        cells += [f'{b.per_student_sample_ratio:.3f}', mib(b.peak), mib(mae.peak), mem]
+        lines.append('| ' + ' | '.join(cells) + ' |')
     if args.peak_tflops:
-        lines += ['', f'model FLOPs utilisation at {args.peak_tflops:g} TFLOP/s peak: ' + ', '.join(
-            f'{label} {100 * mfu:.1f} % ({gflop:.0f} GFLOP/step)' for label, mfu, gflop in
-            [(r['label'], r['mfu_dbot'], r['gflop_per_step_dbot']) for r in rows]
-            + [('MAE', rows[0]['mfu_mae'], rows[0]['gflop_per_step_mae'])])]
+        mfu = [f'{b.label} {100 * b.mfu:.1f} % ({b.gflop:.0f} GFLOP/step)' for b in dbots + [mae]]
+        peak = f'model FLOPs utilisation at {args.peak_tflops:g} TFLOP/s peak: '
+        lines += ['', peak + ', '.join(mfu)]
     device = torch.cuda.get_device_name() if args.device == 'cuda' else 'CPU'
-    lines += ['', f'ViT-{args.arch}/{args.patch_size} {args.img_size} px, batch {args.batch}, '
-              f'{args.precision}, teacher depth {rows[0]["teacher_depth"]}; {device} x'
-              f'{torch.get_num_threads()} threads, torch {torch.__version__}; warm-up '
-              f'{args.warmup}, {args.repeats} rounds x {args.steps} steps per model, interleaved']
+    setting = (f'ViT-{args.arch}/{args.patch_size} {args.img_size} px, batch {args.batch}, '
+               f"{args.precision}, teacher depth {dbots[0].cfg['teacher']['depth']}; {device} "
+               f'x{torch.get_num_threads()} threads, torch {torch.__version__}; warm-up '
+               f'{args.warmup}, {args.repeats} rounds x {args.steps} steps per model, interleaved')
+    lines += ['', setting]
     return '\n'.join(lines) + '\n'
 
 
@@ -226,22 +224,24 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     MMLogger.get_instance('mmengine', log_level='WARNING')
     base = Config.fromfile(args.config).model.to_dict()
-    amp = {'amp': [True], 'fp32': [False], 'both': [True, False]}[args.teacher_weights]
-    dbots = [Bench(f'dBOT(K={k}{"" if a or args.precision == "fp32" else ", teacher fp32"})',
-                   dbot_config(base, args, k, a), k) for a in amp for k in args.num_masks]
+    dbots = []
+    for amp in {'amp': [True], 'fp32': [False], 'both': [True, False]}[args.teacher_weights]:
+        for k in args.num_masks:
+            label = f'dBOT(K={k}' + ('' if amp or args.precision == 'fp32' else ', teacher fp32')
+            dbots.append(Bench(label + ')', dbot_config(base, args, k, amp), k))
     mae = Bench('MAE', mae_config(base, args))
     time_models(dbots + [mae], args)
-    if args.memory:
-        for b in dbots + [mae]:
-            b.peak = peak_memory(b, args)
-    rows = [result_row(b, mae, args) for b in dbots]
-    table = render_table(rows, args)
+    for b in (dbots + [mae]) if args.memory else []:
+        b.peak = peak_memory(b, args)
+    for b in [mae] + dbots:
+        b.summarise(mae, args)
+    table = render_table(dbots, mae, args)
     print(table, end='', flush=True)
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+        results = dict(vars(args), results=[b.result() for b in dbots + [mae]])
         with open(args.out, 'w') as f:
-            f.write(json.dumps(dict(vars(args), rows=rows), indent=2)
-                    if args.out.endswith('.json') else table)
+            f.write(json.dumps(results, indent=2) if args.out.endswith('.json') else table)
     return 0
 
 

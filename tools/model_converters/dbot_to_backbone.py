@@ -25,8 +25,11 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('checkpoint', help='dBOT (mmengine) checkpoint, e.g. epoch_1600.pth')
     parser.add_argument('out', help='output backbone file')
-    parser.add_argument('--source', choices=sorted(PREFIXES), default='student',
-                        help='which encoder to export (default: student)')
+    parser.add_argument(
+        '--source',
+        choices=sorted(PREFIXES),
+        default='student',
+        help='which encoder to export (default: student)')
     return parser.parse_args(argv)
 
 
@@ -35,8 +38,13 @@ def export_backbone(checkpoint: str, out: str, source: str = 'student') -> dict:
     ``pretrained.CHECKPOINT_ERRORS``, with a one-line message naming the file."""
     import torch
 
-    from dbot_mm.models.utils.pretrained import (CheckpointLoadError, extract_state_dict,
-                                                 key_prefixes, read_checkpoint, strip_prefix)
+    from dbot_mm.models.utils.pretrained import (
+        CheckpointLoadError,
+        extract_state_dict,
+        key_prefixes,
+        read_checkpoint,
+        strip_prefix,
+    )
     prefix = PREFIXES[source]
     ckpt = read_checkpoint(checkpoint)
     state = extract_state_dict(ckpt, checkpoint)

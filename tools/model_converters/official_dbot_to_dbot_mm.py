@@ -23,15 +23,20 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('src', help='official checkpoint (.pth file or URL)')
     parser.add_argument('dst', help='output file')
-    parser.add_argument('--teacher', help="official teacher checkpoint (checkpoint-teacher-N.pth; "
-                        "its encoder becomes 'teacher.*')")
+    parser.add_argument(
+        '--teacher',
+        help="official teacher checkpoint (checkpoint-teacher-N.pth; "
+        "its encoder becomes 'teacher.*')")
     return parser.parse_args(argv)
 
 
 def _official_state(src: str) -> Tuple[dict, dict]:
     """The checkpoint and its state dict (``model``, ``state_dict`` or the file itself)."""
-    from dbot_mm.models.utils.pretrained import (CheckpointLoadError, extract_state_dict,
-                                                 read_checkpoint)
+    from dbot_mm.models.utils.pretrained import (
+        CheckpointLoadError,
+        extract_state_dict,
+        read_checkpoint,
+    )
     ckpt = read_checkpoint(src)
     if not isinstance(ckpt, dict):
         raise CheckpointLoadError(
@@ -44,8 +49,10 @@ def convert(src: str, dst: str, teacher: Optional[str] = None) -> dict:
     """Write the converted file; returns what was written. Raises one-line errors (see main)."""
     import torch
 
-    from dbot_mm.models.utils.official_keys import (convert_official_state_dict,
-                                                    convert_official_teacher)
+    from dbot_mm.models.utils.official_keys import (
+        convert_official_state_dict,
+        convert_official_teacher,
+    )
     ckpt, state = _official_state(src)
     converted = convert_official_state_dict(state, source=src)
     meta = dict(converted_from=osp.basename(src))
@@ -71,8 +78,10 @@ def main(argv=None):
     except CHECKPOINT_ERRORS + (OfficialCheckpointError, ) as e:
         sys.exit(f'error: {e}')
     state, meta = result['state_dict'], result['meta']
-    counts = {p: sum(k.startswith(p) for k in state)
-              for p in ('backbone.', 'neck.', 'head.fc.', 'teacher.')}
+    counts = {
+        p: sum(k.startswith(p) for k in state)
+        for p in ('backbone.', 'neck.', 'head.fc.', 'teacher.')
+    }
     parts = ', '.join(f'{n} {p[:-1]}' for p, n in counts.items() if n)
     note = (f" ({meta['teacher_keys_left_out']} decoder keys of the teacher file left out)"
             if meta.get('teacher_keys_left_out') else '')

@@ -42,13 +42,19 @@ test_pipeline = [
 ]
 
 train_dataloader = dict(
-    batch_size=128, num_workers=10, persistent_workers=True, pin_memory=True, drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True), collate_fn=dict(type='default_collate'),
+    batch_size=128,
+    num_workers=10,
+    persistent_workers=True,
+    pin_memory=True,
+    drop_last=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='default_collate'),
     dataset=dict(type=dataset_type, data_root=data_root, split='train', pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=128, num_workers=10, persistent_workers=True, pin_memory=True, drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False), collate_fn=dict(type='default_collate'),
-    dataset=dict(type=dataset_type, data_root=data_root, split='val', pipeline=test_pipeline))
+    train_dataloader,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(train_dataloader['dataset'], split='val', pipeline=test_pipeline))
 val_evaluator = dict(type='Accuracy', topk=(1, 5))
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator

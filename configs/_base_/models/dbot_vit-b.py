@@ -14,7 +14,11 @@ model = dict(
         to_rgb=True),
     backbone=dict(type='DBotViT', arch='base', img_size=224, patch_size=16, drop_path_rate=0.2),
     neck=dict(
-        type='DBotDecoder', decoder_embed_dims=512, decoder_depth=8, decoder_num_heads=16,
-        mlp_ratio=4., drop_path_rate=0.2),
+        type='DBotDecoder',
+        decoder_embed_dims=512,
+        decoder_depth=8,
+        decoder_num_heads=16,
+        mlp_ratio=4.,
+        drop_path_rate=0.2),
     head=dict(type='DBotHead', beta=2.0, eps=1e-6),
     teacher=dict(type='DBotViT', arch='base', img_size=224, patch_size=16, depth=12))

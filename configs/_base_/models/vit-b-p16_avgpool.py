@@ -6,13 +6,16 @@ pretrained_prefix = 'backbone.'  # the last stage's student ('teacher.' for its 
 model = dict(
     type='ImageClassifier',
     data_preprocessor=dict(
-        num_classes=1000,
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        to_rgb=True),
+        num_classes=1000, mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True),
     backbone=dict(
-        type='DBotViT', arch='base', img_size=224, patch_size=16, drop_path_rate=0.1,
-        freeze_pos_embed=False, out_type='avg_featmap', final_norm=False,
+        type='DBotViT',
+        arch='base',
+        img_size=224,
+        patch_size=16,
+        drop_path_rate=0.1,
+        freeze_pos_embed=False,
+        out_type='avg_featmap',
+        final_norm=False,
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix=pretrained_prefix)),
     neck=None,
     head=dict(
@@ -24,4 +27,5 @@ model = dict(
         loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1, mode='original'),
         # official main_finetune.py: trunc_normal_(head.weight, std=0.01) after loading
         init_cfg=[dict(type='TruncNormal', layer='Linear', std=0.01)]),
-    train_cfg=dict(augments=[dict(type='Mixup', alpha=0.8), dict(type='CutMix', alpha=1.0)]))
+    train_cfg=dict(augments=[dict(type='Mixup', alpha=0.8),
+                             dict(type='CutMix', alpha=1.0)]))

@@ -34,8 +34,7 @@ class DBotBootstrapHook(Hook):
     """
     priority = 'ABOVE_NORMAL'  # before CheckpointHook / ParamSchedulerHook
 
-    def __init__(self, stage_epochs: Sequence[int], reset_optimizer: bool = False,
-                 snapshot: bool = True):
+    def __init__(self, stage_epochs: Sequence[int], reset_optimizer=False, snapshot=True):
         check_stages(stage_epochs, 0, type(self).__name__)
         self.stage_epochs = list(stage_epochs)
         self.reset_optimizer = reset_optimizer
@@ -93,8 +92,8 @@ class DBotBootstrapHook(Hook):
             path = osp.join(runner.work_dir, f'dbot_stage{self.stage}_epoch_{done}.pth')
             meta = dict(epoch=done, dbot_stage=self.stage, stage_epochs=self.stage_epochs)
             state = weights_to_cpu(self._model(runner).state_dict())
-            save_checkpoint(dict(meta=meta, state_dict=state), path,
-                            backend_args=ATOMIC_BACKEND_ARGS)
+            save_checkpoint(
+                dict(meta=meta, state_dict=state), path, backend_args=ATOMIC_BACKEND_ARGS)
             runner.logger.info(f'{type(self).__name__}: end of stage {self.stage} saved to {path}')
 
     def _bootstrap(self, runner) -> None:

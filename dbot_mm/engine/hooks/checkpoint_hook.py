@@ -66,8 +66,8 @@ class SafeCheckpointHook(CheckpointHook):
     ``tools/train.py`` uses it in place of every ``CheckpointHook``."""
 
     def __init__(self, *args, backend_args: Optional[dict] = None, **kwargs):
-        local = kwargs.get('file_client_args') is None and (
-            kwargs.get('out_dir') is None or '://' not in str(kwargs['out_dir']))
+        local = kwargs.get('file_client_args') is None and (kwargs.get('out_dir') is None
+                                                            or '://' not in str(kwargs['out_dir']))
         if backend_args is None and local:
             backend_args = dict(ATOMIC_BACKEND_ARGS)
         super().__init__(*args, backend_args=backend_args, **kwargs)
@@ -82,8 +82,7 @@ class SafeCheckpointHook(CheckpointHook):
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         # mmengine's order is remove-oldest, write, point; here write, point, remove-oldest
         stale = None
-        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids
-                                            and self.keep_ckpt_ids[-1] == step):
+        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
             if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
                 stale = self.keep_ckpt_ids.popleft()
             self.keep_ckpt_ids.append(step)
@@ -92,9 +91,15 @@ class SafeCheckpointHook(CheckpointHook):
         self.last_ckpt = self.file_backend.join_path(self.out_dir, filename)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
         runner.save_checkpoint(
-            self.out_dir, filename, self.file_client_args, save_optimizer=self.save_optimizer,
-            save_param_scheduler=self.save_param_scheduler, meta=meta, by_epoch=self.by_epoch,
-            backend_args=self.backend_args, **self.args)
+            self.out_dir,
+            filename,
+            self.file_client_args,
+            save_optimizer=self.save_optimizer,
+            save_param_scheduler=self.save_param_scheduler,
+            meta=meta,
+            by_epoch=self.by_epoch,
+            backend_args=self.backend_args,
+            **self.args)
         if not is_main_process():
             return
         atomic_write(self.last_ckpt, osp.join(runner.work_dir, 'last_checkpoint'))

@@ -38,8 +38,7 @@ def _shield_worker(worker_id, init_fn=None):
     only when the sender is the main process (Linux: ``sigwaitinfo``; elsewhere torch's default)."""
     if hasattr(signal, 'sigwaitinfo'):
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-        threading.Thread(target=_exit_on_parent_sigterm, args=(os.getppid(), ),
-                         daemon=True).start()
+        threading.Thread(target=_exit_on_parent_sigterm, args=(os.getppid(), ), daemon=True).start()
     if init_fn is not None:
         init_fn(worker_id)
 
@@ -90,8 +89,7 @@ class PreemptionHook(Hook):
             self._previous[sig] = signal.signal(sig, self._note)
         loader = runner.train_dataloader
         if loader.num_workers > 0 and signal.SIGTERM in self.signals:
-            loader.worker_init_fn = functools.partial(_shield_worker,
-                                                      init_fn=loader.worker_init_fn)
+            loader.worker_init_fn = functools.partial(_shield_worker, init_fn=loader.worker_init_fn)
 
     def after_train(self, runner) -> None:
         for sig, handler in self._previous.items():
@@ -145,8 +143,8 @@ class PreemptionHook(Hook):
 
     def _save_and_exit(self, runner, meta: dict) -> None:
         filename = f"preempt_iter_{meta['iter']}.pth"
-        runner.save_checkpoint(runner.work_dir, filename, meta=meta,
-                               backend_args=ATOMIC_BACKEND_ARGS)
+        runner.save_checkpoint(
+            runner.work_dir, filename, meta=meta, backend_args=ATOMIC_BACKEND_ARGS)
         path = osp.join(runner.work_dir, filename)
         if is_main_process():
             atomic_write(path, osp.join(runner.work_dir, 'last_checkpoint'))

@@ -40,25 +40,22 @@ class StageCosineParamScheduler(_ParamScheduler):
     """``stage_epochs`` as DBotBootstrapHook's, a ``warmup_epochs`` warm-up in each stage, then
     cosine to ``eta_min``; dBOT steps it every iteration (``convert_to_iter_based=True``)."""
 
-    def __init__(self, optimizer, param_name: str, stage_epochs: Sequence[float],
-                 warmup_epochs: float, eta_min: float = 0., begin: int = 0, end: int = INF,
-                 last_step: int = -1, by_epoch: bool = True, verbose: bool = False):
+    def __init__(self, optimizer, param_name, stage_epochs, warmup_epochs, eta_min=0., **kwargs):
         check_stages(stage_epochs, warmup_epochs, type(self).__name__)
         self.stages, self.warmup, self.eta_min = list(stage_epochs), warmup_epochs, eta_min
-        super().__init__(optimizer, param_name=param_name, begin=begin, end=end,
-                         last_step=last_step, by_epoch=by_epoch, verbose=verbose)
+        super().__init__(optimizer, param_name=param_name, **kwargs)
 
     @classmethod
-    def build_iter_from_epoch(cls, *args, stage_epochs, warmup_epochs, begin=0, end=INF,
-                              by_epoch=True, epoch_length=None, **kwargs):
-        """Stages and warm-up given in epochs, stepped every iteration."""
-        if not by_epoch or not epoch_length or epoch_length <= 0:
+    def build_iter_from_epoch(cls, *args, stage_epochs, warmup_epochs, epoch_length=None, **kw):
+        """Stages, warm-up, ``begin`` and ``end`` given in epochs, stepped every iteration."""
+        if not kw.pop('by_epoch', True) or not epoch_length or epoch_length <= 0:
             raise ValueError(f'{cls.__name__}: convert_to_iter_based needs by_epoch=True and a '
                              f'known epoch length, got epoch_length={epoch_length}')
         check_stages(stage_epochs, warmup_epochs, cls.__name__)
-        return cls(*args, stage_epochs=[s * epoch_length for s in stage_epochs],
-                   warmup_epochs=warmup_epochs * epoch_length, begin=begin * epoch_length,
-                   end=end if end == INF else end * epoch_length, by_epoch=False, **kwargs)
+        n, end = epoch_length, kw.pop('end', INF)
+        kw.update(begin=kw.get('begin', 0) * n, end=end if end == INF else end * n, by_epoch=False)
+        stages = [s * n for s in stage_epochs]
+        return cls(*args, stage_epochs=stages, warmup_epochs=warmup_epochs * n, **kw)
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Resume the step; the schedule (stages, warm-up, eta_min) stays this run's config, but

@@ -141,8 +141,12 @@ class DBotViT(BaseModule):
         norm_layer = partial(nn.LayerNorm, eps=1e-6)
 
         self.patch_embed = PatchEmbed(
-            img_size=img_size, patch_size=patch_size, in_chans=in_channels,
-            embed_dim=self.embed_dims, output_fmt='NHWC', strict_img_size=False,
+            img_size=img_size,
+            patch_size=patch_size,
+            in_chans=in_channels,
+            embed_dim=self.embed_dims,
+            output_fmt='NHWC',
+            strict_img_size=False,
             dynamic_img_pad=True)
         self.grid_size = tuple(self.patch_embed.grid_size)
         num_patches = self.grid_size[0] * self.grid_size[1]
@@ -155,11 +159,17 @@ class DBotViT(BaseModule):
 
         dpr = torch.linspace(0, drop_path_rate, self.depth).tolist() if self.depth else []
         self.blocks = nn.ModuleList([
-            Block(self.embed_dims, self.num_heads, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias,
-                  proj_drop=drop_rate, attn_drop=attn_drop_rate, drop_path=dpr[i],
-                  init_values=layer_scale_init_value or None, norm_layer=norm_layer,
-                  window_size=self.grid_size if use_rel_pos_bias else None)
-            for i in range(self.depth)
+            Block(
+                self.embed_dims,
+                self.num_heads,
+                mlp_ratio=mlp_ratio,
+                qkv_bias=qkv_bias,
+                proj_drop=drop_rate,
+                attn_drop=attn_drop_rate,
+                drop_path=dpr[i],
+                init_values=layer_scale_init_value or None,
+                norm_layer=norm_layer,
+                window_size=self.grid_size if use_rel_pos_bias else None) for i in range(self.depth)
         ])
         self.norm = norm_layer(self.embed_dims) if final_norm else nn.Identity()
         self.fc_norm = norm_layer(self.embed_dims) if out_type == 'avg_featmap' else nn.Identity()
@@ -192,8 +202,8 @@ class DBotViT(BaseModule):
         """Load a pretrained checkpoint with strict, loud key checks, or keep the MAE init."""
         if self.init_cfg and self.init_cfg.get('type') == 'Pretrained':
             from ..utils.pretrained import load_backbone_checkpoint
-            load_backbone_checkpoint(self, self.init_cfg['checkpoint'],
-                                     prefix=self.init_cfg.get('prefix', ''))
+            load_backbone_checkpoint(
+                self, self.init_cfg['checkpoint'], prefix=self.init_cfg.get('prefix', ''))
             self._is_init = True
             return
         super().init_weights()
@@ -209,8 +219,8 @@ class DBotViT(BaseModule):
         pos = self.pos_embed
         if hw != self.grid_size:
             # bicubic without antialias, as MAE's interpolate_pos_embed and our loader
-            pos = resample_abs_pos_embed(pos, new_size=hw, old_size=self.grid_size,
-                                         num_prefix_tokens=1, antialias=False)
+            pos = resample_abs_pos_embed(
+                pos, new_size=hw, old_size=self.grid_size, num_prefix_tokens=1, antialias=False)
         x = x.flatten(1, 2) + pos[:, 1:]
         return x, hw
 

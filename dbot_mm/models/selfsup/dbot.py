@@ -87,10 +87,17 @@ class DBOT(BaseSelfSupervisor):
         student = MODELS.build(backbone)
         teacher = MODELS.build(teacher)
         check_token_grids(student, teacher)
-        neck = dict(neck, embed_dims=student.embed_dims, grid_size=student.grid_size,
-                    target_dims=teacher.embed_dims)
-        super().__init__(backbone=student, neck=neck, head=head,
-                         data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        neck = dict(
+            neck,
+            embed_dims=student.embed_dims,
+            grid_size=student.grid_size,
+            target_dims=teacher.embed_dims)
+        super().__init__(
+            backbone=student,
+            neck=neck,
+            head=head,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
         self.teacher = self._freeze(teacher)
         self.mask_ratio = mask_ratio
         if num_masks < 1:
@@ -131,8 +138,8 @@ class DBOT(BaseSelfSupervisor):
         """
         student = self.backbone.state_dict()
         teacher = self.teacher.state_dict()
-        if strict and (student.keys() != teacher.keys() or any(
-                student[k].shape != teacher[k].shape for k in teacher)):
+        if strict and (student.keys() != teacher.keys() or any(student[k].shape != teacher[k].shape
+                                                               for k in teacher)):
             raise RuntimeError('DBOT: teacher and student architectures differ')
         for k, v in teacher.items():
             if k in student and student[k].shape == v.shape:
@@ -204,8 +211,8 @@ class DBOT(BaseSelfSupervisor):
             inputs = inputs[0]
         target = self.compute_target(inputs)
         batch = inputs.shape[0] * self.num_masks
-        ids_keep, ids_restore, mask = random_masking(
-            batch, self.num_patches(inputs), self.mask_ratio, inputs.device)
+        ids_keep, ids_restore, mask = random_masking(batch, self.num_patches(inputs),
+                                                     self.mask_ratio, inputs.device)
         latent = self.backbone.forward_masked(inputs, ids_keep)
         pred = self.neck(latent, ids_restore)
         return dict(loss=self.head.loss(pred, target, mask))

@@ -81,13 +81,14 @@ def convert_official_state_dict(state_dict: Dict[str, torch.Tensor],
 
 
 def convert_official_teacher(state_dict: Dict[str, torch.Tensor],
-                             source: str = 'teacher') -> Tuple[Dict[str, torch.Tensor],
-                                                                List[str]]:
+                             source: str = 'teacher') -> Tuple[Dict[str, torch.Tensor], List[str]]:
     """The official teacher's encoder as ``teacher.*``; returns it and the decoder keys left out
     (a student file given as the teacher: the official code copies only the encoder, with
     ``load_state_dict(strict=False)``, into its teacher)."""
     converted = convert_official_state_dict(state_dict, source)
-    teacher = {'teacher.' + k[len('backbone.'):]: v for k, v in converted.items()
-               if k.startswith('backbone.')}
+    teacher = {
+        'teacher.' + k[len('backbone.'):]: v
+        for k, v in converted.items() if k.startswith('backbone.')
+    }
     left_out = [k for k in converted if not k.startswith('backbone.')]
     return teacher, left_out

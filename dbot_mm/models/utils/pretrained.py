@@ -136,9 +136,8 @@ def extract_state_dict(checkpoint: object, filename: str = '') -> Dict[str, torc
             break
     tensors = OrderedDict((k, v) for k, v in state.items() if isinstance(v, torch.Tensor))
     if not tensors:
-        raise CheckpointLoadError(
-            f"checkpoint '{filename}' holds no tensors (top-level keys: "
-            f'{_short_list(map(str, checkpoint))})')
+        raise CheckpointLoadError(f"checkpoint '{filename}' holds no tensors (top-level keys: "
+                                  f'{_short_list(map(str, checkpoint))})')
     if all(k.startswith('module.') for k in tensors):
         tensors = OrderedDict((k[len('module.'):], v) for k, v in tensors.items())
     return tensors
@@ -180,9 +179,13 @@ def resize_pos_embed(pos_embed: torch.Tensor, new_grid, filename: str = '') -> t
             '(1, 1 + n*n, C), cannot infer its token grid to resize it')
     # antialias=False: torch's antialiased bicubic uses another kernel (a=-0.5) even when
     # upsampling; MAE / dBOT fine-tuning (interpolate_pos_embed) uses plain bicubic (a=-0.75).
-    return resample_abs_pos_embed(pos_embed.float(), new_size=list(new_grid),
-                                  old_size=[side, side], num_prefix_tokens=1,
-                                  interpolation='bicubic', antialias=False).to(pos_embed.dtype)
+    return resample_abs_pos_embed(
+        pos_embed.float(),
+        new_size=list(new_grid),
+        old_size=[side, side],
+        num_prefix_tokens=1,
+        interpolation='bicubic',
+        antialias=False).to(pos_embed.dtype)
 
 
 def _is_required(key: str) -> bool:
@@ -232,13 +235,17 @@ def load_backbone_checkpoint(module: nn.Module,
         old_shape = tuple(source['pos_embed'].shape)
         source['pos_embed'] = resize_pos_embed(source['pos_embed'], grid, str(filename))
         resized.append('pos_embed')
-        print_log(f"load_backbone_checkpoint: pos_embed resized {old_shape} -> "
-                  f"{tuple(source['pos_embed'].shape)} (token grid {tuple(grid)})", logger=logger)
+        print_log(
+            f"load_backbone_checkpoint: pos_embed resized {old_shape} -> "
+            f"{tuple(source['pos_embed'].shape)} (token grid {tuple(grid)})",
+            logger=logger)
 
     mismatched = [k for k in matched if source[k].shape != target[k].shape]
     if mismatched:
-        desc = [f'{k} {tuple(source[k].shape)} in file vs {tuple(target[k].shape)} in model'
-                for k in mismatched]
+        desc = [
+            f'{k} {tuple(source[k].shape)} in file vs {tuple(target[k].shape)} in model'
+            for k in mismatched
+        ]
         raise CheckpointLoadError(
             f"checkpoint '{filename}' (prefix '{prefix}') does not fit {type(module).__name__}: "
             f'shape mismatch in {len(mismatched)} keys: {_short_list(desc, 4)}')
@@ -253,14 +260,22 @@ def load_backbone_checkpoint(module: nn.Module,
     unexpected = [k for k in source if k not in target]
 
     module.load_state_dict(OrderedDict((k, source[k]) for k in matched), strict=False)
-    print_log(f"load_backbone_checkpoint: loaded {len(matched)} tensors of "
-              f"{type(module).__name__} from '{filename}' (prefix '{prefix}')", logger=logger)
+    print_log(
+        f"load_backbone_checkpoint: loaded {len(matched)} tensors of "
+        f"{type(module).__name__} from '{filename}' (prefix '{prefix}')",
+        logger=logger)
     if missing:
-        print_log(f'load_backbone_checkpoint: {len(missing)} parameters not in the checkpoint '
-                  f'keep their initialisation (new downstream parameters): '
-                  f'{_short_list(missing)}', logger=logger, level=logging.WARNING)
+        print_log(
+            f'load_backbone_checkpoint: {len(missing)} parameters not in the checkpoint '
+            f'keep their initialisation (new downstream parameters): '
+            f'{_short_list(missing)}',
+            logger=logger,
+            level=logging.WARNING)
     if unexpected:
-        print_log(f"load_backbone_checkpoint: {len(unexpected)} keys under '{prefix}' in the "
-                  f'checkpoint are not used by {type(module).__name__}: '
-                  f'{_short_list(unexpected)}', logger=logger, level=logging.WARNING)
+        print_log(
+            f"load_backbone_checkpoint: {len(unexpected)} keys under '{prefix}' in the "
+            f'checkpoint are not used by {type(module).__name__}: '
+            f'{_short_list(unexpected)}',
+            logger=logger,
+            level=logging.WARNING)
     return LoadReport(matched=matched, missing=missing, unexpected=unexpected, resized=resized)

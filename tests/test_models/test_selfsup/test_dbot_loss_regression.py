@@ -21,14 +21,26 @@ NUM_PATCHES = (IMG // PATCH)**2
 
 
 def tiny_dbot(num_masks: int):
-    vit = dict(type='DBotViT', embed_dims=DIMS, depth=DEPTH, num_heads=HEADS, img_size=IMG,
-               patch_size=PATCH)
-    return MODELS.build(dict(
-        type='DBOT', num_masks=num_masks, backbone=vit, teacher=vit,
-        data_preprocessor=dict(type='SelfSupDataPreprocessor', mean=MEAN, std=STD, to_rgb=True),
-        neck=dict(type='DBotDecoder', decoder_embed_dims=DEC_DIMS, decoder_depth=1,
-                  decoder_num_heads=DEC_HEADS),
-        head=dict(type='DBotHead', beta=2.0)))
+    vit = dict(
+        type='DBotViT',
+        embed_dims=DIMS,
+        depth=DEPTH,
+        num_heads=HEADS,
+        img_size=IMG,
+        patch_size=PATCH)
+    return MODELS.build(
+        dict(
+            type='DBOT',
+            num_masks=num_masks,
+            backbone=vit,
+            teacher=vit,
+            data_preprocessor=dict(type='SelfSupDataPreprocessor', mean=MEAN, std=STD, to_rgb=True),
+            neck=dict(
+                type='DBotDecoder',
+                decoder_embed_dims=DEC_DIMS,
+                decoder_depth=1,
+                decoder_num_heads=DEC_HEADS),
+            head=dict(type='DBotHead', beta=2.0)))
 
 
 def layer_norm(x, w, name):
@@ -52,8 +64,11 @@ def block(x, w, name, heads):
 
 def tokens(image, w, prefix):
     """CLS + patch tokens with their position embedding, (1 + L, C)."""
-    patches = F.conv2d(image[None], w[prefix + 'patch_embed.proj.weight'],
-                       w[prefix + 'patch_embed.proj.bias'], stride=PATCH)[0]
+    patches = F.conv2d(
+        image[None],
+        w[prefix + 'patch_embed.proj.weight'],
+        w[prefix + 'patch_embed.proj.bias'],
+        stride=PATCH)[0]
     patches = patches.flatten(1).T + w[prefix + 'pos_embed'][0, 1:]
     return torch.cat([w[prefix + 'cls_token'][0] + w[prefix + 'pos_embed'][0, :1], patches])
 
@@ -91,11 +106,15 @@ def reference_loss(w, imgs, noise, num_masks):
 def test_train_step_loss_equals_independent_reference(num_masks):
     torch.manual_seed(0)
     model = tiny_dbot(num_masks)
-    model.init_weights()  # stage 1: the teacher is a frozen copy of the student's init
+    model.init_weights()
+    with torch.no_grad():  # off the init (zero biases, unit norms, teacher = student), as after
+        gen = torch.Generator().manual_seed(2)  # a bootstrap, so that every term shows
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=gen) * 0.1)
     model.train()
     optim_wrapper = build_optim_wrapper(model, dict(optimizer=dict(type='AdamW', lr=1e-2)))
-    imgs = torch.randint(0, 256, (BATCH, 3, IMG, IMG), dtype=torch.uint8,
-                         generator=torch.Generator().manual_seed(1))
+    imgs = torch.randint(
+        0, 256, (BATCH, 3, IMG, IMG), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
     data = dict(inputs=imgs, data_samples=[DataSample() for _ in range(BATCH)])
     snapshots = []
     for step in range(2):  # the second step sees the updated student and the same teacher
@@ -104,8 +123,8 @@ def test_train_step_loss_equals_independent_reference(num_masks):
         loss = model.train_step(data, optim_wrapper)['loss'].item()
         torch.manual_seed(100 + step)  # the masking noise the model drew
         noise = torch.rand(num_masks * BATCH, NUM_PATCHES)
-        assert loss == pytest.approx(reference_loss(snapshots[-1], imgs, noise, num_masks),
-                                     rel=1e-5, abs=0)
+        assert loss == pytest.approx(
+            reference_loss(snapshots[-1], imgs, noise, num_masks), rel=1e-5, abs=0)
     before, after = snapshots
     assert torch.equal(before['teacher.blocks.0.attn.qkv.weight'],
                        after['teacher.blocks.0.attn.qkv.weight'])

@@ -11,8 +11,12 @@ from mmengine.logging import HistoryBuffer
 
 import dbot_mm  # noqa: F401
 from dbot_mm.models.backbones.vit import DBotViT
-from dbot_mm.models.utils.pretrained import (CheckpointLoadError, PretrainedCfg,
-                                             load_backbone_checkpoint, pretrained_from_init_cfg)
+from dbot_mm.models.utils.pretrained import (
+    CheckpointLoadError,
+    PretrainedCfg,
+    load_backbone_checkpoint,
+    pretrained_from_init_cfg,
+)
 from dbot_mm.utils.checkpoint_loader import url_cache_path
 from dbot_mm.utils.checkpoint_safety import CheckpointReadError
 
@@ -69,13 +73,15 @@ def dbot_ckpt(tmp_path_factory, sources):
     state['neck.mask_token'] = torch.randn(1, 1, 16)
     state['neck.decoder_embed.weight'] = torch.randn(16, 32)
     state.update(prefixed(sources['teacher'], 'teacher.'))
-    torch.save(dict(
-        meta=dict(epoch=3, iter=30, mmengine_version='0.10.7'),
-        state_dict=state,
-        optimizer=dict(state={}, param_groups=[dict(lr=1e-3, params=[0, 1])]),
-        message_hub=dict(log_scalars={'train/loss': HistoryBuffer([1.0, 0.5], [1, 1])},
-                         runtime_info=dict(epoch=3)),
-    ), path)
+    torch.save(
+        dict(
+            meta=dict(epoch=3, iter=30, mmengine_version='0.10.7'),
+            state_dict=state,
+            optimizer=dict(state={}, param_groups=[dict(lr=1e-3, params=[0, 1])]),
+            message_hub=dict(
+                log_scalars={'train/loss': HistoryBuffer([1.0, 0.5], [1, 1])},
+                runtime_info=dict(epoch=3)),
+        ), path)
     return path
 
 
@@ -103,14 +109,22 @@ def test_classifier_init_weights_loads_student(dbot_ckpt, sources):
     from mmengine.registry import DefaultScope
     from mmpretrain.registry import MODELS
     with DefaultScope.overwrite_default_scope('mmpretrain'):
-        model = MODELS.build(dict(
-            type='ImageClassifier',
-            backbone=dict(type='DBotViT', arch='tiny', embed_dims=32, depth=2, num_heads=2,
-                          img_size=32, patch_size=8, out_type='avg_featmap',
-                          freeze_pos_embed=False, layer_scale_init_value=0.1,
-                          init_cfg=dict(type='Pretrained', checkpoint=dbot_ckpt,
-                                        prefix='backbone.')),
-            head=dict(type='LinearClsHead', num_classes=3, in_channels=32)))
+        model = MODELS.build(
+            dict(
+                type='ImageClassifier',
+                backbone=dict(
+                    type='DBotViT',
+                    arch='tiny',
+                    embed_dims=32,
+                    depth=2,
+                    num_heads=2,
+                    img_size=32,
+                    patch_size=8,
+                    out_type='avg_featmap',
+                    freeze_pos_embed=False,
+                    layer_scale_init_value=0.1,
+                    init_cfg=dict(type='Pretrained', checkpoint=dbot_ckpt, prefix='backbone.')),
+                head=dict(type='LinearClsHead', num_classes=3, in_channels=32)))
     model.init_weights()
     expected = sources['student'].state_dict()
     assert_state_equal(model.backbone, expected)
@@ -146,8 +160,10 @@ def test_official_model_format_and_plain_state_dict(tmp_path, sources):
     assert sorted(report.unexpected) == ['decoder_embed.weight', 'mask_token']
 
     plain_path = str(tmp_path / 'plain.pth')
-    torch.save({'module.' + k: v for k, v in clone_state(sources['teacher']).items()},
-               plain_path)  # a DDP-saved state dict
+    torch.save({
+        'module.' + k: v
+        for k, v in clone_state(sources['teacher']).items()
+    }, plain_path)  # a DDP-saved state dict
     vit = tiny_vit()
     report = load_backbone_checkpoint(vit, plain_path, prefix='')
     assert_state_equal(vit, sources['teacher'].state_dict())
@@ -167,13 +183,16 @@ def test_missing_norm_is_a_warning_not_an_error(tmp_path, sources):
 # --------------------------------------------------------------------------------- errors
 def test_detector_checkpoint_without_vit_keys(tmp_path):
     path = str(tmp_path / 'mask_rcnn_r50.pth')
-    torch.save(dict(meta=dict(epoch=12), state_dict={
-        'backbone.conv1.weight': torch.zeros(64, 3, 7, 7),
-        'backbone.layer1.0.conv1.weight': torch.zeros(64, 64, 1, 1),
-        'neck.lateral_convs.0.conv.weight': torch.zeros(256, 256, 1, 1),
-        'rpn_head.rpn_conv.weight': torch.zeros(256, 256, 3, 3),
-        'roi_head.bbox_head.fc_cls.weight': torch.zeros(81, 1024),
-    }), path)
+    torch.save(
+        dict(
+            meta=dict(epoch=12),
+            state_dict={
+                'backbone.conv1.weight': torch.zeros(64, 3, 7, 7),
+                'backbone.layer1.0.conv1.weight': torch.zeros(64, 64, 1, 1),
+                'neck.lateral_convs.0.conv.weight': torch.zeros(256, 256, 1, 1),
+                'rpn_head.rpn_conv.weight': torch.zeros(256, 256, 3, 3),
+                'roi_head.bbox_head.fc_cls.weight': torch.zeros(81, 1024),
+            }), path)
     vit = tiny_vit()
     before = clone_state(vit)
     with pytest.raises(CheckpointLoadError) as err:
@@ -200,8 +219,7 @@ def test_missing_file(tmp_path):
 
 def test_shape_mismatch(tmp_path):
     path = str(tmp_path / 'mlp2.pth')
-    torch.save(dict(state_dict=prefixed(randomized(tiny_vit(mlp_ratio=2.), 3), 'backbone.')),
-               path)
+    torch.save(dict(state_dict=prefixed(randomized(tiny_vit(mlp_ratio=2.), 3), 'backbone.')), path)
     vit = tiny_vit()
     before = clone_state(vit)
     with pytest.raises(CheckpointLoadError) as err:
@@ -245,14 +263,16 @@ def saved_bytes(obj, zipfile=True):
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize('content,needle', [
-    (b'', 'the file is empty (0 bytes)'),
-    (b'\n<!DOCTYPE html>\n<html><head><title>Sign in</title></head></html>', 'HTML page'),
-    (b'<html><body>404</body></html>', 'HTML page'),
-    ('zip', 'truncated or not a torch checkpoint'),
-    ('legacy', 'truncated or not a torch checkpoint'),
-    (b'PK\x03\x04 not really a zip', 'truncated or not a torch checkpoint'),
-], ids=['empty', 'html', 'html-404', 'truncated-zip', 'truncated-legacy', 'bad-zip'])
+@pytest.mark.parametrize(
+    'content,needle', [
+        (b'', 'the file is empty (0 bytes)'),
+        (b'\n<!DOCTYPE html>\n<html><head><title>Sign in</title></head></html>', 'HTML page'),
+        (b'<html><body>404</body></html>', 'HTML page'),
+        ('zip', 'truncated or not a torch checkpoint'),
+        ('legacy', 'truncated or not a torch checkpoint'),
+        (b'PK\x03\x04 not really a zip', 'truncated or not a torch checkpoint'),
+    ],
+    ids=['empty', 'html', 'html-404', 'truncated-zip', 'truncated-legacy', 'bad-zip'])
 def test_unreadable_file_is_one_line(tmp_path, sources, content, needle):
     if isinstance(content, str):
         data = saved_bytes(dict(model=clone_state(sources['student'])), content == 'zip')
@@ -266,15 +286,17 @@ def test_unreadable_file_is_one_line(tmp_path, sources, content, needle):
 
 
 # ------------------------------------------------------------------------------- init_cfg
-@pytest.mark.parametrize('init_cfg,needles', [
-    ([dict(type='Pretrained', checkpoint='a.pth'), dict(type='Constant', val=0)],
-     ['DBotViT', 'is a list', "'Pretrained'", "'Constant'"]),
-    (dict(type='Pretrained', prefix='backbone.'), ['DBotViT', 'needs checkpoint', 'prefix']),
-    (dict(type='Pretrained', checkpoint=''), ['needs checkpoint']),
-    (dict(type='Pretrained', checkpoint='a.pth', prefx='backbone.'), ["['prefx']"]),
-    (dict(type='Pretrained', checkpoint='a.pth', prefix=1), ['prefix must be a string']),
-    ('a.pth', ['must be a dict', "'a.pth'"]),
-], ids=['list', 'no-checkpoint', 'empty-checkpoint', 'typo', 'prefix-int', 'str'])
+@pytest.mark.parametrize(
+    'init_cfg,needles', [
+        ([dict(type='Pretrained', checkpoint='a.pth'),
+          dict(type='Constant', val=0)], ['DBotViT', 'is a list', "'Pretrained'", "'Constant'"]),
+        (dict(type='Pretrained', prefix='backbone.'), ['DBotViT', 'needs checkpoint', 'prefix']),
+        (dict(type='Pretrained', checkpoint=''), ['needs checkpoint']),
+        (dict(type='Pretrained', checkpoint='a.pth', prefx='backbone.'), ["['prefx']"]),
+        (dict(type='Pretrained', checkpoint='a.pth', prefix=1), ['prefix must be a string']),
+        ('a.pth', ['must be a dict', "'a.pth'"]),
+    ],
+    ids=['list', 'no-checkpoint', 'empty-checkpoint', 'typo', 'prefix-int', 'str'])
 def test_bad_pretrained_init_cfg_is_one_line(init_cfg, needles):
     with pytest.raises(CheckpointLoadError) as err:
         pretrained_from_init_cfg(init_cfg, 'DBotViT')
