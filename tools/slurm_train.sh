@@ -4,11 +4,12 @@
 #   tools/slurm_train.sh [--requeue] PARTITION JOB_NAME CONFIG WORK_DIR [train.py args]
 #
 # --requeue: for preemptible partitions and runs longer than the time limit. train.py always
-# resumes from the newest complete checkpoint in WORK_DIR (--resume), and when it exits with
-# code 75 (SIGTERM from slurm: it saved a checkpoint first, see dbot_mm/engine/hooks/
-# preemption_hook.py) the job is requeued (scontrol requeue, inside an sbatch job; have slurm
-# send the signal ahead of the limit, e.g. sbatch --signal=TERM@120) or, outside one, srun is
-# started again. Do not pass --resume yourself with --requeue.
+# resumes from the newest complete checkpoint in WORK_DIR (--resume), and when it was stopped by
+# SIGTERM (it saved WORK_DIR/preempt_iter_N.pth and exited with code 75, see dbot_mm/engine/hooks/
+# preemption_hook.py; srun may report another code once it has killed the other tasks) the job
+# is requeued (scontrol requeue, inside an sbatch job; have slurm send the signal ahead of the
+# limit, e.g. sbatch --signal=TERM@120) or, outside one, srun is started again. Do not pass
+# --resume yourself with --requeue.
 set -euo pipefail
 
 PREEMPTED=75  # PREEMPTED_EXIT_CODE in dbot_mm/engine/hooks/preemption_hook.py
@@ -58,15 +59,19 @@ if [ "$REQUEUE" = 0 ]; then
 fi
 # a handler (not "ignore", which srun and python would inherit): wait for train.py to save
 trap 'echo "$0: SIGTERM, waiting for train.py to save" >&2' TERM
+STAMP=$(mktemp)
+trap 'rm -f "$STAMP"' EXIT
 while true; do
+  touch "$STAMP"
   rc=0
   train || rc=$?
-  if [ "$rc" -ne "$PREEMPTED" ]; then
+  saved=$(find "$WORK_DIR" -maxdepth 1 -name 'preempt_iter_*.pth' -newer "$STAMP" 2>/dev/null)
+  if [ "$rc" -ne "$PREEMPTED" ] && { [ "$rc" -eq 0 ] || [ -z "$saved" ]; }; then
     exit "$rc"
   fi
   if [ -n "${SLURM_JOB_ID:-}" ]; then
     scontrol requeue "$SLURM_JOB_ID" || true  # slurm may be requeueing it already
     exit 0
   fi
-  echo "$0: preempted (exit $PREEMPTED), checkpoint saved; starting again with --resume" >&2
+  echo "$0: preempted (exit $rc; saved $saved); starting again with --resume" >&2
 done

@@ -7,7 +7,7 @@
 import argparse
 import os.path as osp
 
-import dbot_mm  # noqa: F401  (registers models, hooks, datasets, metrics)
+import dbot_mm  # noqa: F401  (registers the models and engine pieces)
 from dbot_mm.evaluation import build_dump_metric
 from dbot_mm.utils.data_root import DataRootError, check_data_root
 from dbot_mm.utils.launch import (

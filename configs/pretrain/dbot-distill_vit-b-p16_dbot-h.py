@@ -6,7 +6,7 @@
 _base_ = './dbot-distill_vit-b-p16_dbot-l.py'
 teacher_checkpoint = 'work_dirs/dbot_vit-h/epoch_1600.pth'
 model = dict(
-    type='DBOTDistill',
+    type='DBOT',
     teacher_img_size=196,
     teacher=dict(arch='huge', patch_size=14,
                  init_cfg=dict(checkpoint=teacher_checkpoint)))

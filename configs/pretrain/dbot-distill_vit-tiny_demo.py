@@ -6,7 +6,7 @@ _base_ = './dbot_vit-tiny_demo.py'
 teacher_checkpoint = 'work_dirs/tiny_teacher.pth'
 stage_epochs = [0, 2]
 model = dict(
-    type='DBOTDistill',
+    type='DBOT',
     teacher_img_size=128,
     teacher=dict(arch='tiny', embed_dims=96, depth=6, num_heads=4, img_size=128, patch_size=16,
                  init_cfg=dict(type='Pretrained', checkpoint=teacher_checkpoint,
@@ -17,5 +17,3 @@ param_scheduler = [
 ]
 train_cfg = dict(max_epochs=stage_epochs[-1])
 custom_hooks = [dict(type='RandomStateHook')]
-# the tiny dBOT's optimizer with only the constructor's layer_decay_rate (1.0: no layer decay)
-optim_wrapper = dict(paramwise_cfg=dict(_delete_=True, layer_decay_rate=1.0))

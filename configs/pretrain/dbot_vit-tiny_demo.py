@@ -24,8 +24,10 @@ optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1.5e-3, betas=(0.9, 0.95), weight_decay=0.05),
-    constructor='LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=1.0, no_decay_names=()))
+    # mmengine's default constructor: no weight decay on 1-D parameters (official
+    # main_pretrain.py, timm add_weight_decay); a non-empty paramwise_cfg also makes it skip the
+    # frozen teacher.
+    paramwise_cfg=dict(flat_decay_mult=0.))
 param_scheduler = [dict(_base_.param_scheduler[0], stage_epochs=stage_epochs, warmup_epochs=1)]
 train_cfg = dict(max_epochs=stage_epochs[-1])
 auto_scale_lr = dict(base_batch_size=16)

@@ -6,8 +6,10 @@ that injects a fault at a chosen point: a crash, a preemption or a diverging los
 import os
 import signal
 from pathlib import Path
+from typing import Optional
 
 from mmengine.config import Config
+from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 from mmengine.runner import Runner
@@ -32,7 +34,6 @@ def tiny_cfg(work_dir, data_root, stage_epochs=None, num_workers=None, **options
     loader.dataset.dataset.data_root = str(data_root)
     if num_workers is not None:
         loader.update(num_workers=num_workers, persistent_workers=num_workers > 0)
-    cfg.optim_wrapper.paramwise_cfg.pop('no_decay_names', None)  # TEMP(H7a): mid-refactor
     cfg.default_hooks.checkpoint.max_keep_ckpts = -1
     cfg.log_level = 'WARNING'
     if stage_epochs is not None:
@@ -73,16 +74,16 @@ class FaultInjectionHook(Hook):
     half of the temporary file on disk and the rename not done; ``'kill_before_pointer'`` SIGKILL
     once the next checkpoint file is in place, before ``last_checkpoint`` names it; ``'term'``
     SIGTERM from another process, as a preemption (the main process and the data workers receive
-    it); ``'nan'`` a NaN in the student's weights, so the next loss is NaN.
+    it); ``'nan'`` a NaN in the student's weights, so the next loss is NaN. ``rank``: only there.
     """
     priority = 'VERY_HIGH'
 
-    def __init__(self, at_iter: int, how: str = 'kill'):
+    def __init__(self, at_iter: int, how: str = 'kill', rank: Optional[int] = None):
         assert how in ('kill', 'kill_in_save', 'kill_before_pointer', 'term', 'nan'), how
-        self.at_iter, self.how = at_iter, how
+        self.at_iter, self.how, self.rank = at_iter, how, rank
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
-        if runner.iter + 1 != self.at_iter:
+        if runner.iter + 1 != self.at_iter or self.rank not in (None, get_rank()):
             return
         if self.how == 'nan':
             model = getattr(runner.model, 'module', runner.model)

@@ -23,16 +23,20 @@ REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / 'configs'
 
 # ------------------------------------------------------------ the official recipes, written out
-# ImageNet fine-tuning (DOWNSTREAM.md commands over run.sh's and main_finetune.py's defaults):
-# AdamW, 5 warm-up epochs, RandAug m9, mixup 0.8, cutmix 1.0, smoothing 0.1, erasing 0.25,
-# avg-pool + fc_norm. lr: the configs' 3e-4 at batch 1024 (official --blr 3e-4 is per 256 images).
+# ImageNet fine-tuning (main-branch DOWNSTREAM.md commands over run.sh's and main_finetune.py's
+# defaults): AdamW, RandAug m9, mixup 0.8, cutmix 1.0, smoothing 0.1, erasing 0.25, avg-pool +
+# fc_norm, lr = blr * 1024 / 256 (main_finetune.py: blr per 256 images, 1024 per update).
 CLS = {
-    # (embed, depth, heads), patch, epochs, layer decay, drop path, grad clip
-    'cls/vit-base-p16_8xb128-coslr-100e_in1k.py': ((768, 12, 12), 16, 100, 0.65, 0.1, None),
-    'cls/vit-large-p16_8xb128-coslr-50e_in1k.py': ((1024, 24, 16), 16, 50, 0.75, 0.25, 1.0),
-    # DP 0.3 of the official ViT-H/14 command; LD 0.85 (`beit` branch) and clip 1.0 (as ViT-L),
-    # as the config states (the `main` branch's command: LD 0.75, no clip)
-    'cls/vit-huge-p14_8xb128-coslr-50e_in1k.py': ((1280, 32, 16), 14, 50, 0.85, 0.3, 1.0),
+    # (embed, depth, heads), patch, epochs, warm-up, blr, layer decay, drop path, grad clip,
+    # (images per GPU, accumulation), input size
+    'cls/vit-base-p16_8xb128-coslr-100e_in1k.py':
+    ((768, 12, 12), 16, 100, 5, 3e-4, 0.65, 0.1, None, (128, 1), 224),
+    'cls/vit-large-p16_8xb128-coslr-50e_in1k.py':
+    ((1024, 24, 16), 16, 50, 5, 3e-4, 0.75, 0.25, 1.0, (128, 1), 224),
+    'cls/vit-huge-p14_32xb16-accum2-coslr-50e_in1k.py':
+    ((1280, 32, 16), 14, 50, 5, 3e-4, 0.75, 0.3, None, (16, 2), 224),
+    'cls/vit-huge-p14_32xb8-accum4-coslr-10e_in1k-448px.py':
+    ((1280, 32, 16), 14, 10, 2, 7e-5, 0.9, 0.4, None, (8, 4), 448),
 }
 LINEAR = 'cls/vit-base-p16_8xb2048-linear-coslr-90e_in1k.py'
 # COCO (DOWNSTREAM.md commands, evaluation/object_detection/configs/cascade_rcnn/
@@ -164,26 +168,28 @@ def test_checkpoint_variable_and_data_root(name):
 # ------------------------------------------------------------------------------- ImageNet
 @pytest.mark.parametrize('name', sorted(CLS))
 def test_imagenet_finetune_recipe(name):
-    dims, patch, epochs, ld, dpr, clip = CLS[name]
+    dims, patch, epochs, warm, blr, ld, dpr, clip, (per_gpu, accum), img = CLS[name]
     cfg = load(name)
     assert cfg.default_scope == 'mmpretrain'
     opt = cfg.optim_wrapper
-    assert opt.optimizer.type == 'AdamW' and opt.optimizer.lr == 3e-4
+    assert opt.optimizer.type == 'AdamW' and opt.optimizer.lr == pytest.approx(blr * 1024 / 256)
     assert opt.optimizer.weight_decay == 0.05
-    assert cfg.auto_scale_lr.base_batch_size == 1024 == GPUS * cfg.train_dataloader.batch_size
+    assert cfg.train_dataloader.batch_size == per_gpu and opt.get('accumulative_counts', 1) == accum
+    # mmengine's auto-scale counts GPUs x batch_size per step, not the accumulated update
+    assert cfg.auto_scale_lr.base_batch_size * accum == 1024
     assert opt.constructor == 'LayerDecayOptimWrapperConstructor'
     assert opt.paramwise_cfg.layer_decay_rate == ld
     assert (opt.get('clip_grad') or {}).get('max_norm') == clip
     warmup, cosine = cfg.param_scheduler
-    assert warmup.type == 'LinearLR' and (warmup.begin, warmup.end) == (0, 5)
-    assert cosine.type == 'CosineAnnealingLR' and (cosine.begin, cosine.end) == (5, epochs)
-    assert cosine.T_max == epochs - 5
+    assert warmup.type == 'LinearLR' and (warmup.begin, warmup.end) == (0, warm)
+    assert cosine.type == 'CosineAnnealingLR' and (cosine.begin, cosine.end) == (warm, epochs)
+    assert cosine.T_max == epochs - warm
     assert all(s.by_epoch and s.convert_to_iter_based for s in cfg.param_scheduler)
     assert cfg.train_cfg.max_epochs == epochs
 
     pipeline = cfg.train_dataloader.dataset.pipeline
     crop, = transforms(pipeline, 'RandomResizedCrop')
-    assert crop.scale == 224 and crop.interpolation == 'bicubic'
+    assert crop.scale == img and crop.interpolation == 'bicubic'
     aug, = transforms(pipeline, 'RandAugment')  # rand-m9-mstd0.5-inc1
     assert (aug.policies, aug.num_policies, aug.magnitude_level, aug.total_level,
             aug.magnitude_std) == ('timm_increasing', 2, 9, 10, 0.5)
@@ -201,7 +207,7 @@ def test_imagenet_finetune_recipe(name):
     assert isinstance(model.backbone.fc_norm, nn.LayerNorm)
     assert isinstance(model.backbone.norm, nn.Identity)
     assert model.head.fc.in_features == dims[0] and model.head.fc.out_features == 1000
-    check_layer_decay(model, cfg, 3e-4, ld)
+    check_layer_decay(model, cfg, blr * 1024 / 256, ld)
     if dims[0] == 768:  # one forward, ViT-B only (CPU time)
         with torch.no_grad():
             feats = model.extract_feat(torch.zeros(1, 3, 224, 224))

@@ -4,6 +4,7 @@ saves its student, decoder and teacher for the test to compare.
 ``bf16``: the steps run under ``torch.autocast('cpu', bfloat16)`` (``AutocastOptimWrapper``;
 mmengine's AmpOptimWrapper is GPU-only), so the teacher switches to bf16 matmul weights after DDP
 was built (AMP teacher weights) and is re-made from the student at the boundary.
+``preempt``: rank 1 alone gets SIGTERM after iteration 3; both ranks must save and exit with 75.
 """
 import os
 import sys
@@ -12,7 +13,7 @@ import torch
 from mmengine.dist import get_rank
 
 from dbot_mm.testing.tiny_pretrain import tiny_cfg
-from dbot_mm.utils.launch import adapt_to_device, build_runner
+from dbot_mm.utils.launch import adapt_to_device, build_runner, prepare_training
 
 
 def main(work_dir, data_root, precision='fp32'):
@@ -20,6 +21,9 @@ def main(work_dir, data_root, precision='fp32'):
     cfg.train_dataloader.batch_size = 8
     if precision == 'bf16':
         cfg.optim_wrapper.update(type='AutocastOptimWrapper', device_type='cpu', dtype='bfloat16')
+    if precision == 'preempt':
+        prepare_training(cfg)
+        cfg.custom_hooks.append(dict(type='FaultInjectionHook', at_iter=3, how='term', rank=1))
     adapt_to_device(cfg)  # gloo and CPU DDP where there is no CUDA
     runner = build_runner(cfg)
     runner.train()

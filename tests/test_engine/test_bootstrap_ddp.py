@@ -35,3 +35,26 @@ def test_ranks_identical_after_boundary(tmp_path, imagenet_root, precision, port
     assert r0['teacher.blocks.0.norm1.weight'].dtype == torch.float32
     assert r0['backbone.blocks.0.attn.qkv.weight'].dtype == torch.float32
     assert torch.isfinite(r0['backbone.blocks.0.attn.qkv.weight']).all()
+
+
+def test_sigterm_on_one_rank_stops_both_after_one_save(tmp_path, imagenet_root):
+    """Only rank 1 is signalled: the ranks agree at the end of the iteration, rank 0 writes the
+    checkpoint, and both exit with the requeue code."""
+    port = 29533
+    env = dict(os.environ, OMP_NUM_THREADS='1', MASTER_PORT=str(port))
+    cmd = [
+        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
+        f'--master_port={port}',
+        str(HERE / 'ddp_bootstrap_main.py'),
+        str(tmp_path),
+        str(imagenet_root), 'preempt'
+    ]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert (f'a signal on another rank received: saved {tmp_path}/preempt_iter_3.pth at '
+            'iteration 3; exiting with code 75') in output, output[-3000:]
+    # torchrun's report: rank 0 exited with 75; rank 1 too, or torchrun killed it on its way out
+    assert 'rank      : 0 (local_rank: 0)\n  exitcode  : 75' in output, output[-3000:]
+    meta = torch.load(tmp_path / 'preempt_iter_3.pth', weights_only=True)['meta']
+    assert (meta['epoch'], meta['iter'], meta['iters_per_epoch']) == (0, 3, 4)

@@ -127,9 +127,9 @@ def test_killed_and_preempted_run_ends_bit_identical(tmp_path, imagenet_root):
 
 def test_nonfinite_loss_stops_with_one_line_and_intact_checkpoints(tmp_path, imagenet_root,
                                                                    monkeypatch):
-    """tools/train.py, run in this process: a NaN in the weights after iteration 10 (epoch 2)."""
+    """tools/train.py, run in this process: a NaN in the weights after iteration 6 (epoch 2)."""
     work = tmp_path / 'nan'
-    config = _config(tmp_path, imagenet_root, 'nan', fault=(10, 'nan'), num_workers=0)
+    config = _config(tmp_path, imagenet_root, 'nan', fault=(6, 'nan'), num_workers=0)
     monkeypatch.setattr(sys, 'argv', ['train.py', str(config), '--work-dir', str(work)])
     handler = signal.getsignal(signal.SIGTERM)  # the run ends before PreemptionHook restores it
     try:
@@ -138,7 +138,7 @@ def test_nonfinite_loss_stops_with_one_line_and_intact_checkpoints(tmp_path, ima
     finally:
         signal.signal(signal.SIGTERM, handler)
     assert exit_.value.code == (  # sys.exit(message): the message on stderr, exit code 1
-        'train.py: non-finite loss (nan) at iteration 11 (epoch 2); stopped without saving; '
+        'train.py: non-finite loss (nan) at iteration 7 (epoch 2); stopped without saving; '
         f'last checkpoint: {work}/epoch_1.pth')
     assert sorted(p.name for p in work.glob('*.pth')) == ['dbot_stage1_epoch_1.pth', 'epoch_1.pth']
     state = torch.load(work / 'epoch_1.pth', weights_only=True)['state_dict']

@@ -192,7 +192,8 @@ def test_slurm_requeue_after_sigterm(tiny_image_folder, tmp_path):
     launches = [ln for ln in log.read_text().splitlines() if ln.startswith('srun:')]
     assert len(launches) == 2 and all(ln.endswith('--resume') for ln in launches), launches
     assert f'saved {work_dir}/preempt_iter_3.pth at iteration 3; exiting with code 75' in output
-    assert 'preempted (exit 75)' in output and 'resumed epoch: 0, iter: 3' in output
+    assert f'preempted (exit 75; saved {work_dir}/preempt_iter_3.pth)' in output
+    assert 'resumed epoch: 0, iter: 3' in output
     checkpoint = load_checkpoint_file(work_dir / 'epoch_2.pth')
     assert (checkpoint['meta']['epoch'], checkpoint['meta']['iter']) == (2, 8)
     assert not list(work_dir.glob('preempt_iter_*.pth'))  # superseded by epoch checkpoints

@@ -17,6 +17,7 @@ train_dataloader = dict(
     num_workers=10,
     persistent_workers=True,
     pin_memory=True,
+    drop_last=True,  # official main_pretrain.py DataLoader(drop_last=True)
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
     dataset=dict(type=dataset_type, data_root=data_root, split='train', pipeline=train_pipeline))

@@ -7,7 +7,14 @@ optim_wrapper = dict(
     type='AmpOptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
     constructor='LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=0.65))
+    paramwise_cfg=dict(
+        layer_decay_rate=0.65,
+        flat_decay_mult=0.,
+        custom_keys={
+            'pos_embed': dict(decay_mult=0.),
+            'cls_token': dict(decay_mult=0.),
+            'relative_position_bias_table': dict(decay_mult=0.),
+        }))
 
 max_iters = 160000
 warmup_iters = 1500

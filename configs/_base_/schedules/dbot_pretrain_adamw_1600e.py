@@ -9,9 +9,10 @@ optim_wrapper = dict(
     type='AmpOptimWrapper',
     loss_scale='dynamic',
     optimizer=dict(type='AdamW', lr=1.5e-4 * 4096 / 256, betas=(0.9, 0.95), weight_decay=0.05),
-    # MAE/dBOT exclude only 1-D parameters (biases, norms) from weight decay.
-    constructor='LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=1.0, no_decay_names=()))
+    # mmengine's default constructor: no weight decay on 1-D parameters (official
+    # main_pretrain.py, timm add_weight_decay); a non-empty paramwise_cfg also makes it skip the
+    # frozen teacher.
+    paramwise_cfg=dict(flat_decay_mult=0.))
 
 param_scheduler = [
     dict(

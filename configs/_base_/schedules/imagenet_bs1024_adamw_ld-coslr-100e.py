@@ -1,13 +1,19 @@
 # ImageNet fine-tuning schedule of dBOT ViT-B (official DOWNSTREAM.md ViT-B/16 command, run.sh,
-# main_finetune.py defaults): AdamW, lr 3e-4 at batch 1024 (scaled linearly to the real batch by
-# auto_scale_lr / --auto-scale-lr; the official --blr 3e-4 is per 256 images, docs/faithfulness.md),
+# main_finetune.py defaults): AdamW, blr 3e-4 per 256 images = lr 1.2e-3 at batch 1024
+# (main_finetune.py: lr = blr * total_batch / 256; auto_scale_lr / --auto-scale-lr scales it),
 # wd 0.05 (not on biases, norms, pos_embed, cls_token), layer-wise lr decay 0.65, 5 warm-up epochs
 # then cosine to min_lr 1e-6, per iteration, 100 epochs, AMP.
 optim_wrapper = dict(
     type='AmpOptimWrapper',
-    optimizer=dict(type='AdamW', lr=3e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05),
+    optimizer=dict(type='AdamW', lr=3e-4 * 1024 / 256, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05),
     constructor='LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=0.65))
+    paramwise_cfg=dict(
+        layer_decay_rate=0.65,
+        flat_decay_mult=0.,
+        custom_keys={
+            'pos_embed': dict(decay_mult=0.),
+            'cls_token': dict(decay_mult=0.),
+        }))
 
 warmup_epochs = 5
 max_epochs = 100

@@ -34,8 +34,9 @@ class RandomStateHook(Hook):
     priority = 'LOW'
 
     def before_train(self, runner) -> None:
+        from ..data import SeededSampler  # (it uses this module's seeding)
         loader = runner.train_dataloader
-        if loader.num_workers > 0 and type(loader.sampler).__name__ != 'SeededSampler':
+        if loader.num_workers > 0 and not isinstance(loader.sampler, SeededSampler):
             runner.logger.warning(
                 'RandomStateHook: data workers without SeededSampler + SeededDataset '
                 '(dbot_mm/engine/data/seeded.py): augmentation after a resume will differ')

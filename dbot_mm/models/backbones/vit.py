@@ -200,10 +200,11 @@ class DBotViT(BaseModule):
 
     def init_weights(self) -> None:
         """Load a pretrained checkpoint with strict, loud key checks, or keep the MAE init."""
-        if self.init_cfg and self.init_cfg.get('type') == 'Pretrained':
-            from ..utils.pretrained import load_backbone_checkpoint
-            load_backbone_checkpoint(
-                self, self.init_cfg['checkpoint'], prefix=self.init_cfg.get('prefix', ''))
+        from ..utils.pretrained import load_backbone_checkpoint, pretrained_from_init_cfg
+        pretrained = pretrained_from_init_cfg(self.init_cfg, type(self).__name__)
+        if pretrained is not None:
+            load_backbone_checkpoint(self, pretrained.checkpoint, prefix=pretrained.prefix,
+                                     map_location=pretrained.map_location)
             self._is_init = True
             return
         super().init_weights()

@@ -1,7 +1,4 @@
 from .dbot import DBOT, random_masking
+from .dbot_clip import DBOTCLIP
 
-__all__ = ['DBOT', 'random_masking']
-from .dbot_clip import DBOTCLIP  # noqa: E402
-from .dbot_distill import DBOTDistill  # noqa: E402
-
-__all__ += ['DBOTCLIP', 'DBOTDistill']
+__all__ = ['DBOT', 'DBOTCLIP', 'random_masking']

@@ -13,9 +13,12 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
+
+from ..utils.pretrained import pretrained_from_init_cfg
 
 
 def random_masking(batch_size: int, num_patches: int, mask_ratio: float,
@@ -33,20 +36,23 @@ def random_masking(batch_size: int, num_patches: int, mask_ratio: float,
     return ids_shuffle[:, :len_keep], ids_restore, torch.gather(mask, 1, ids_restore)
 
 
-def check_token_grids(student: nn.Module, teacher: nn.Module) -> None:
+def check_token_grids(student: nn.Module, teacher: nn.Module,
+                      teacher_img_size: Optional[int] = None) -> None:
     """The target has one teacher token per student token (CLS included), so both ViTs must cut
-    the image into the same grid: same patch size (each pads its input to its patch size)."""
-    if teacher.patch_size == student.patch_size:
-        return
+    the image into the same grid (each pads its input to its patch size)."""
     img_h, img_w = student.patch_embed.img_size
+    t_h, t_w = (teacher_img_size, ) * 2 if teacher_img_size else (img_h, img_w)
 
-    def grid(vit):
-        return f'{math.ceil(img_h / vit.patch_size)}x{math.ceil(img_w / vit.patch_size)}'
+    def grid(h, w, vit):
+        return math.ceil(h / vit.patch_size), math.ceil(w / vit.patch_size)
 
-    raise ValueError(
-        f"DBOT: the teacher's token grid {grid(teacher)} (patch_size {teacher.patch_size}) "
-        f"differs from the student's {grid(student)} (patch_size {student.patch_size}) on "
-        f'{img_h}x{img_w} images; set model.teacher.patch_size={student.patch_size}')
+    if grid(t_h, t_w, teacher) != grid(img_h, img_w, student):
+        raise ValueError(
+            "DBOT: the teacher's token grid {}x{} (patch_size {}, input {}x{}) differs from the "
+            "student's {}x{} (patch_size {}); set model.teacher.patch_size={} or "
+            'model.teacher_img_size'.format(*grid(t_h, t_w, teacher), teacher.patch_size, t_h,
+                                            t_w, *grid(img_h, img_w, student),
+                                            student.patch_size, student.patch_size))
 
 
 @MODELS.register_module()
@@ -72,6 +78,9 @@ class DBOT(BaseSelfSupervisor):
             teacher weights in fp16/bf16 (the same values the teacher computes with); the fp32
             student of each stage is in its ``dbot_stage{k}_epoch_{N}.pth`` snapshot. No effect
             without autocast.
+        teacher_img_size: resize (bicubic) the teacher's input to this side so that a teacher of
+            another patch size has the student's token grid (e.g. a ViT-H/14 teacher at 196 px
+            for a /16 student at 224, as the official CLIP-L/14 recipe's ``second_input_size``).
     """
 
     def __init__(self,
@@ -82,11 +91,12 @@ class DBOT(BaseSelfSupervisor):
                  mask_ratio: float = 0.75,
                  num_masks: int = 1,
                  amp_teacher_weights: bool = True,
+                 teacher_img_size: Optional[int] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         student = MODELS.build(backbone)
         teacher = MODELS.build(teacher)
-        check_token_grids(student, teacher)
+        check_token_grids(student, teacher, teacher_img_size)
         neck = dict(
             neck,
             embed_dims=student.embed_dims,
@@ -104,6 +114,7 @@ class DBOT(BaseSelfSupervisor):
             raise ValueError(f'DBOT: num_masks must be >= 1, got {num_masks}')
         self.num_masks = num_masks
         self.amp_teacher_weights = amp_teacher_weights
+        self.teacher_img_size = teacher_img_size
 
     @staticmethod
     def _freeze(module: nn.Module) -> nn.Module:
@@ -114,8 +125,7 @@ class DBOT(BaseSelfSupervisor):
 
     @property
     def teacher_is_external(self) -> bool:
-        cfg = self.teacher.init_cfg
-        return bool(cfg) and cfg.get('type') == 'Pretrained'
+        return pretrained_from_init_cfg(self.teacher.init_cfg, 'DBOT.teacher') is not None
 
     def init_weights(self) -> None:
         super().init_weights()
@@ -199,6 +209,9 @@ class DBOT(BaseSelfSupervisor):
         """
         self._match_teacher_to_autocast(inputs.device.type)
         with torch.inference_mode():
+            if self.teacher_img_size:
+                inputs = F.interpolate(inputs, size=(self.teacher_img_size, ) * 2,
+                                       mode='bicubic', align_corners=False)
             return self.teacher.forward_target(inputs)
 
     def num_patches(self, inputs: torch.Tensor) -> int:

@@ -30,7 +30,8 @@ def test_teacher_frozen_not_in_optimizer_and_eval():
     model.init_weights()
     assert all(not p.requires_grad for p in model.teacher.parameters())
     optim = build_optim_wrapper(model, dict(
-        optimizer=dict(type='AdamW', lr=1e-3), constructor='LayerDecayOptimWrapperConstructor'))
+        optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
+        paramwise_cfg=dict(flat_decay_mult=0.)))
     in_optim = {id(p) for g in optim.optimizer.param_groups for p in g['params']}
     assert not any(id(p) in in_optim for p in model.teacher.parameters())
     assert any(id(p) in in_optim for p in model.backbone.parameters())
