@@ -38,9 +38,8 @@ def make_cifar(root, num_classes: int = 10, train_per_class: int = 2, test_per_c
         labels = [k for k in range(num_classes) for _ in range(per_class)]
         if not labels:  # data_batch_2..5 of a tiny CIFAR-10
             return np.zeros((0, 3072), np.uint8), labels
-        data = np.stack([
-            _image(k, offset + i).transpose(2, 0, 1).reshape(-1) for i, k in enumerate(labels)
-        ])
+        data = np.stack(
+            [_image(k, offset + i).transpose(2, 0, 1).reshape(-1) for i, k in enumerate(labels)])
         return data, labels
 
     if num_classes == 10:
@@ -55,8 +54,8 @@ def make_cifar(root, num_classes: int = 10, train_per_class: int = 2, test_per_c
     else:
         folder = root / 'cifar-100-python'
         folder.mkdir(parents=True, exist_ok=True)
-        for name, per_class, offset in (('train', train_per_class, 0),
-                                        ('test', test_per_class, 10000)):
+        for name, per_class, offset in (('train', train_per_class, 0), ('test', test_per_class,
+                                                                        10000)):
             data, labels = batch(per_class, offset)
             _dump(folder / name, {'data': data, 'fine_labels': labels})
         _dump(folder / 'meta', {'fine_label_names': [f'class{k}' for k in range(100)]})
@@ -68,7 +67,9 @@ def _dump(path: Path, obj) -> None:
         pickle.dump(obj, f)
 
 
-def make_stanford_cars(root, num_classes: int = 3, train_per_class: int = 2,
+def make_stanford_cars(root,
+                       num_classes: int = 3,
+                       train_per_class: int = 2,
                        test_per_class: int = 1):
     """Stanford Cars in its ``cars_annos.mat`` layout (``car_ims/000001.jpg``, 1-based classes,
     ``test`` flag per image): the layout both mmpretrain's ``StanfordCars`` and the official
@@ -109,8 +110,7 @@ def make_flowers102(root, num_classes: int = 3, per_split: int = 1):
     return root
 
 
-def make_image_folder(root, num_classes: int = 6, train_per_class: int = 2,
-                      val_per_class: int = 1):
+def make_image_folder(root, num_classes: int = 6, train_per_class: int = 2, val_per_class: int = 1):
     """A user's data set: ``train/<class>/*.png`` and ``val/<class>/*.png`` (mmpretrain's
     ``CustomDataset`` folder layout, one sub-folder per class)."""
     root = Path(root)

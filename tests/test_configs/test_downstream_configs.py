@@ -155,7 +155,13 @@ def test_checkpoint_variable_and_data_root(name):
     assert init.checkpoint == cfg.pretrained and init.prefix == cfg.pretrained_prefix
     assert cfg.pretrained_prefix == 'backbone.'
     arch = cfg.model.backbone.get('arch', 'base')
-    assert cfg.pretrained == f'work_dirs/dbot_vit-{arch[0]}/epoch_1600.pth'
+    if name.endswith('448px.py'):  # starts from the 224 px fine-tuned ViT-H
+        assert cfg.pretrained == \
+            'work_dirs/vit-huge-p14_32xb16-accum2-coslr-50e_in1k/epoch_50.pth'
+        assert cfg.model.head.init_cfg == dict(
+            type='Pretrained', checkpoint=cfg.pretrained, prefix='head.')
+    else:
+        assert cfg.pretrained == f'work_dirs/dbot_vit-{arch[0]}/epoch_1600.pth'
     root = DATA_ROOTS[name.split('/')[0]]
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         assert cfg[loader].dataset.data_root == root
