@@ -108,8 +108,9 @@ CASES = [
     ('out_indices_naming_one_block_twice', out_indices_naming_one_block_twice, ValueError,
      r'DBotViT: out_indices \(-1, 11\) must name distinct blocks .* they are blocks \(11, 11\)\)'),
     ('teacher_with_another_patch_size', teacher_with_another_patch_size, ValueError,
-     r"DBOT: the teacher's token grid 8x8 \(patch_size 4\) differs from the student's 4x4 "
-     r'\(patch_size 8\) on 32x32 images; set model\.teacher\.patch_size=8'),
+     r"DBOT: the teacher's token grid 8x8 \(patch_size 4, input 32x32\) differs from the "
+     r"student's 4x4 \(patch_size 8\); set model\.teacher\.patch_size=8 or "
+     r'model\.teacher_img_size'),
     ('rel_pos_bias_on_a_smaller_test_image', rel_pos_bias_on_a_smaller_test_image, ValueError,
      r'DBotViT \(use_rel_pos_bias=True\): a 24x32 input gives a 3x4 token grid, but the relative '
      r'position bias was built for 4x4 \(img_size 32x32, patch 8\); every forward must see 32x32 '

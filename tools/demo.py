@@ -33,8 +33,11 @@ def parse_args():
     parser = argparse.ArgumentParser(description='Run the dbot_mm demo end to end on CPU')
     parser.add_argument('--work-dir', default='work_dirs/demo')
     parser.add_argument('--data-root', default='data/demo', help='where the datasets are written')
-    parser.add_argument('--only', nargs='+', choices=[d[0] for d in DOWNSTREAM],
-                        help='downstream tasks to run (default: all)')
+    parser.add_argument(
+        '--only',
+        nargs='+',
+        choices=[d[0] for d in DOWNSTREAM],
+        help='downstream tasks to run (default: all)')
     return parser.parse_args()
 
 
@@ -59,8 +62,11 @@ def start_training(config, work_dir, options):
     if osp.isfile(done):
         log(f'{work_dir}: already finished, skipped')
         return None
-    cmd = [sys.executable, osp.join(REPO, 'tools/train.py'), osp.join(REPO, config),
-           '--work-dir', work_dir]
+    cmd = [
+        sys.executable,
+        osp.join(REPO, 'tools/train.py'),
+        osp.join(REPO, config), '--work-dir', work_dir
+    ]
     if last_epoch_or_iter_done(work_dir):
         cmd.append('--resume')
         log(f'{work_dir}: resuming an interrupted run')
@@ -126,10 +132,10 @@ def progress(work_dir):
 def make_data(root):
     from dbot_mm.testing import make_ade20k, make_coco, make_imagenet
     log(f'generating datasets under {root}')
-    roots = dict(imagenet=osp.join(root, 'imagenet'), coco=osp.join(root, 'coco'),
-                 ade=osp.join(root, 'ade'))
-    make_imagenet(roots['imagenet'], num_classes=4, train_per_class=48, val_per_class=12,
-                  img_size=64)
+    roots = dict(
+        imagenet=osp.join(root, 'imagenet'), coco=osp.join(root, 'coco'), ade=osp.join(root, 'ade'))
+    make_imagenet(
+        roots['imagenet'], num_classes=4, train_per_class=48, val_per_class=12, img_size=64)
     make_coco(roots['coco'], num_train=64, num_val=16, img_size=(96, 128))
     make_ade20k(roots['ade'], num_train=64, num_val=16, img_size=96)
     return roots
@@ -138,20 +144,27 @@ def make_data(root):
 def data_options(kind, roots):
     if kind == 'imagenet':
         root = roots['imagenet']
-        return {'train_dataloader.dataset.data_root': root,
-                'val_dataloader.dataset.data_root': root,
-                'test_dataloader.dataset.data_root': root}
+        return {
+            'train_dataloader.dataset.data_root': root,
+            'val_dataloader.dataset.data_root': root,
+            'test_dataloader.dataset.data_root': root
+        }
     if kind == 'coco':
         root = roots['coco'] + '/'
         ann = osp.join(root, 'annotations/instances_val2017.json')
-        return {'train_dataloader.dataset.data_root': root,
-                'val_dataloader.dataset.data_root': root,
-                'test_dataloader.dataset.data_root': root,
-                'val_evaluator.ann_file': ann, 'test_evaluator.ann_file': ann}
-    root = osp.join(roots['ade'], 'ADEChallengeData2016')
-    return {'train_dataloader.dataset.data_root': root,
+        return {
+            'train_dataloader.dataset.data_root': root,
             'val_dataloader.dataset.data_root': root,
-            'test_dataloader.dataset.data_root': root}
+            'test_dataloader.dataset.data_root': root,
+            'val_evaluator.ann_file': ann,
+            'test_evaluator.ann_file': ann
+        }
+    root = osp.join(roots['ade'], 'ADEChallengeData2016')
+    return {
+        'train_dataloader.dataset.data_root': root,
+        'val_dataloader.dataset.data_root': root,
+        'test_dataloader.dataset.data_root': root
+    }
 
 
 def main():
@@ -163,8 +176,9 @@ def main():
     roots = make_data(osp.abspath(args.data_root))
 
     pre_dir = osp.join(work_dir, 'pretrain_dbot_vit-tiny')
-    wait_all([start_training(PRETRAIN, pre_dir,
-                             {'train_dataloader.dataset.data_root': roots['imagenet']})])
+    wait_all([
+        start_training(PRETRAIN, pre_dir, {'train_dataloader.dataset.dataset.data_root': roots['imagenet']})
+    ])
     pretrained = last_epoch_or_iter_done(pre_dir)
 
     for name, config, data in DOWNSTREAM:
@@ -181,8 +195,13 @@ def main():
         wait_all(runs)
 
     log('writing the benchmark tables')
-    subprocess.run([sys.executable, osp.join(REPO, 'tools/analysis_tools/benchmark_tables.py'),
-                    work_dir, '--out', osp.join(work_dir, 'tables')], check=True, cwd=REPO)
+    subprocess.run([
+        sys.executable,
+        osp.join(REPO, 'tools/analysis_tools/benchmark_tables.py'), work_dir, '--out',
+        osp.join(work_dir, 'tables')
+    ],
+                   check=True,
+                   cwd=REPO)
     log(f'demo finished in {(time.time() - t0) / 60:.1f} min; tables in '
         f'{osp.join(work_dir, "tables")}')
 

@@ -8,7 +8,8 @@ pretrained = 'work_dirs/vit-huge-p14_32xb16-accum2-coslr-50e_in1k/epoch_50.pth'
 img_size = 448
 model = dict(
     backbone=dict(img_size=img_size, drop_path_rate=0.4, init_cfg=dict(checkpoint=pretrained)),
-    head=dict(init_cfg=dict(_delete_=True, type='Pretrained', checkpoint=pretrained, prefix='head.')))
+    head=dict(
+        init_cfg=dict(_delete_=True, type='Pretrained', checkpoint=pretrained, prefix='head.')))
 
 optim_wrapper = dict(
     optimizer=dict(lr=7e-5 * 1024 / 256),
@@ -22,8 +23,8 @@ train_dataloader = dict(
     ]))
 val_dataloader = dict(
     dataset=dict(pipeline=[
-        dict(step, scale=int(img_size / 0.875)) if step['type'] == 'ResizeEdge' else
-        dict(step, crop_size=img_size) if step['type'] == 'CenterCrop' else step
+        dict(step, scale=int(img_size / 0.875)) if step['type'] ==
+        'ResizeEdge' else dict(step, crop_size=img_size) if step['type'] == 'CenterCrop' else step
         for step in _base_.test_pipeline
     ]))
 test_dataloader = val_dataloader
@@ -31,8 +32,11 @@ max_epochs = 10
 warmup_epochs = 2
 param_scheduler = [
     dict(_base_.param_scheduler[0], end=warmup_epochs),
-    dict(_base_.param_scheduler[1], T_max=max_epochs - warmup_epochs, begin=warmup_epochs,
-         end=max_epochs),
+    dict(
+        _base_.param_scheduler[1],
+        T_max=max_epochs - warmup_epochs,
+        begin=warmup_epochs,
+        end=max_epochs),
 ]
 train_cfg = dict(max_epochs=max_epochs)
 auto_scale_lr = dict(base_batch_size=256)  # 32 x 8 images per step = 1024 per update

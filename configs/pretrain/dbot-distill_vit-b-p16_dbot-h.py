@@ -8,5 +8,4 @@ teacher_checkpoint = 'work_dirs/dbot_vit-h/epoch_1600.pth'
 model = dict(
     type='DBOT',
     teacher_img_size=196,
-    teacher=dict(arch='huge', patch_size=14,
-                 init_cfg=dict(checkpoint=teacher_checkpoint)))
+    teacher=dict(arch='huge', patch_size=14, init_cfg=dict(checkpoint=teacher_checkpoint)))

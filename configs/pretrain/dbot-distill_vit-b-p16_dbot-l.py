@@ -7,13 +7,19 @@
 _base_ = './dbot_vit-b.py'
 teacher_checkpoint = 'work_dirs/dbot_vit-l/epoch_1600.pth'
 model = dict(
-    teacher=dict(arch='large', depth=None,
-                 init_cfg=dict(type='Pretrained', checkpoint=teacher_checkpoint,
-                               prefix='backbone.')))
+    teacher=dict(
+        arch='large',
+        depth=None,
+        init_cfg=dict(type='Pretrained', checkpoint=teacher_checkpoint, prefix='backbone.')))
 stage_epochs = [0, 1600]
 param_scheduler = [
-    dict(type='StageCosineLR', stage_epochs=stage_epochs, warmup_epochs=40, eta_min=0.,
-         by_epoch=True, convert_to_iter_based=True),
+    dict(
+        type='StageCosineLR',
+        stage_epochs=stage_epochs,
+        warmup_epochs=40,
+        eta_min=0.,
+        by_epoch=True,
+        convert_to_iter_based=True),
 ]
 train_cfg = dict(max_epochs=stage_epochs[-1])
 custom_hooks = [dict(type='RandomStateHook')]  # single stage: no DBotBootstrapHook

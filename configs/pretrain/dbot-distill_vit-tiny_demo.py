@@ -8,12 +8,22 @@ stage_epochs = [0, 2]
 model = dict(
     type='DBOT',
     teacher_img_size=128,
-    teacher=dict(arch='tiny', embed_dims=96, depth=6, num_heads=4, img_size=128, patch_size=16,
-                 init_cfg=dict(type='Pretrained', checkpoint=teacher_checkpoint,
-                               prefix='backbone.')))
+    teacher=dict(
+        arch='tiny',
+        embed_dims=96,
+        depth=6,
+        num_heads=4,
+        img_size=128,
+        patch_size=16,
+        init_cfg=dict(type='Pretrained', checkpoint=teacher_checkpoint, prefix='backbone.')))
 param_scheduler = [
-    dict(type='StageCosineLR', stage_epochs=stage_epochs, warmup_epochs=1, eta_min=0.,
-         by_epoch=True, convert_to_iter_based=True),
+    dict(
+        type='StageCosineLR',
+        stage_epochs=stage_epochs,
+        warmup_epochs=1,
+        eta_min=0.,
+        by_epoch=True,
+        convert_to_iter_based=True),
 ]
 train_cfg = dict(max_epochs=stage_epochs[-1])
 custom_hooks = [dict(type='RandomStateHook')]

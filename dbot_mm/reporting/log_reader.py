@@ -74,7 +74,7 @@ class Session:
     config_file: Optional[str] = None
     test_file: Optional[str] = None
     world_size: Optional[int] = None
-    checkpoint_dir: Optional[str] = None     # absolute, on the machine that ran it
+    checkpoint_dir: Optional[str] = None  # absolute, on the machine that ran it
     loaded_checkpoint: Optional[str] = None
     train: List[dict] = field(default_factory=list)
     val: List[dict] = field(default_factory=list)
@@ -90,8 +90,8 @@ class WorkDirLog:
     path: str
     sessions: List[Session]
     config_name: Optional[str] = None
-    cfg: Optional[dict] = None          # config of the last training session
-    first_cfg: Optional[dict] = None    # config of the first training session (its init ckpt)
+    cfg: Optional[dict] = None  # config of the last training session
+    first_cfg: Optional[dict] = None  # config of the first training session (its init ckpt)
     train: List[dict] = field(default_factory=list)
     val: List[dict] = field(default_factory=list)
     progress: TrainProgress = field(default_factory=TrainProgress)
@@ -140,13 +140,16 @@ def read_scalars(path: str, issues: List[Issue]) -> Tuple[List[dict], List[dict]
             try:
                 record = json.loads(text)
             except json.JSONDecodeError as e:
-                issues.append(Issue(path, lineno, f'unreadable JSON line skipped ({e.msg}; '
-                                    f'truncated?): {_shorten(text)}'))
+                issues.append(
+                    Issue(
+                        path, lineno, f'unreadable JSON line skipped ({e.msg}; '
+                        f'truncated?): {_shorten(text)}'))
                 bad += 1
                 continue
             if not isinstance(record, dict) or 'step' not in record:
-                issues.append(Issue(path, lineno, 'not a scalars record (no "step") skipped: '
-                                    f'{_shorten(text)}'))
+                issues.append(
+                    Issue(path, lineno, 'not a scalars record (no "step") skipped: '
+                          f'{_shorten(text)}'))
                 bad += 1
                 continue
             record['_src'] = (path, lineno)
@@ -244,9 +247,11 @@ def read_session(path: str, issues: List[Issue]) -> Session:
     if not (s.log_file or s.scalars_file or s.test_file):
         issues.append(Issue(path, None, 'empty session folder (no .log, scalars or result)'))
     elif s.log_file and not s.scalars_file and s.test_file is None and s.progress.iters:
-        issues.append(Issue(s.log_file, None, 'training logged but no vis_data/scalars.json '
-                            '(visualizer without LocalVisBackend?): its losses and metrics '
-                            'are not in the tables'))
+        issues.append(
+            Issue(
+                s.log_file, None, 'training logged but no vis_data/scalars.json '
+                '(visualizer without LocalVisBackend?): its losses and metrics '
+                'are not in the tables'))
     return s
 
 
@@ -254,8 +259,7 @@ def read_session(path: str, issues: List[Issue]) -> Session:
 def is_work_dir(path: str) -> bool:
     """A folder with at least one ``<YYYYMMDD_HHMMSS>/`` child, the Runner's log dir."""
     try:
-        return any(TIMESTAMP_RE.match(n) and osp.isdir(osp.join(path, n))
-                   for n in os.listdir(path))
+        return any(TIMESTAMP_RE.match(n) and osp.isdir(osp.join(path, n)) for n in os.listdir(path))
     except OSError:
         return False
 
@@ -294,13 +298,13 @@ def _merge(records: List[List[dict]]) -> List[dict]:
 
 def read_work_dir(path: str, issues: List[Issue]) -> WorkDirLog:
     """Read every session of a work dir and merge them in timestamp order."""
-    names = sorted(n for n in os.listdir(path)
-                   if TIMESTAMP_RE.match(n) and osp.isdir(osp.join(path, n)))
+    names = sorted(
+        n for n in os.listdir(path) if TIMESTAMP_RE.match(n) and osp.isdir(osp.join(path, n)))
     sessions = [read_session(osp.join(path, n), issues) for n in names]
     wd = WorkDirLog(path=path, sessions=sessions)
     wd.checkpoints = sorted(n for n in os.listdir(path) if n.endswith('.pth'))
-    dumped = sorted(n for n in os.listdir(path)
-                    if n.endswith('.py') and osp.isfile(osp.join(path, n)))
+    dumped = sorted(
+        n for n in os.listdir(path) if n.endswith('.py') and osp.isfile(osp.join(path, n)))
     if dumped:
         dumped.sort(key=lambda n: os.path.getmtime(osp.join(path, n)))
         wd.config_name = osp.splitext(dumped[-1])[0]

@@ -119,8 +119,7 @@ def _teacher_label(teacher: Optional[dict]) -> Tuple[str, Optional[str]]:
     if init.get('type') == 'Pretrained':
         arch, label = arch_info(teacher)
         ckpt = init.get('checkpoint')
-        return (f'external {label}' + (f' ({osp.basename(ckpt)})' if ckpt else ''),
-                arch or label)
+        return (f'external {label}' + (f' ({osp.basename(ckpt)})' if ckpt else ''), arch or label)
     depth = teacher.get('depth')
     if depth is None:
         depth = ARCH_SETTINGS.get(str(teacher.get('arch', 'base')), (None, '?'))[1]
@@ -144,14 +143,17 @@ def _status(done: int, planned: Optional[int], unit: str, log: WorkDirLog,
             issues: List[Issue]) -> str:
     """'finished' or 'unfinished 3/10 ep' (also reported at the last train line)."""
     if planned is None:
-        issues.append(Issue(_where(log), None, f'planned length unknown (no train_cfg.max_'
-                            f'{"epochs" if unit == "ep" else "iters"} in the config)'))
+        issues.append(
+            Issue(
+                _where(log), None, f'planned length unknown (no train_cfg.max_'
+                f'{"epochs" if unit == "ep" else "iters"} in the config)'))
         return f'{done} {unit} done, planned unknown'
     if done >= planned:
         return 'finished'
     path, line = log.train[-1]['_src'] if log.train else (_where(log), None)
-    issues.append(Issue(path, line, f'unfinished run: {done}/{planned} {unit} '
-                        '(last training line here)'))
+    issues.append(
+        Issue(path, line, f'unfinished run: {done}/{planned} {unit} '
+              '(last training line here)'))
     return f'unfinished {done}/{planned} {unit}'
 
 
@@ -197,11 +199,24 @@ def pretrain_row(name: str, log: WorkDirLog, issues: List[Issue]) -> PretrainRow
         issues.append(Issue(_where(log), None, 'no training lines in the logs'))
         notes.append('no training lines')
     return PretrainRow(
-        run=name, work_dir=log.path, config=log.config_name or '', model=model,
-        teacher=teacher, stages=stages, epochs_done=done, epochs_planned=planned, status=status,
-        stage_losses=_stage_losses(log.train, stages, done, ipe), time_iter=time_iter,
-        batch=batch, world_size=world_size, img_s=img_s, notes=notes, loss_curve=curve,
-        curve_unit=unit, external_teacher_arch=ext_arch)
+        run=name,
+        work_dir=log.path,
+        config=log.config_name or '',
+        model=model,
+        teacher=teacher,
+        stages=stages,
+        epochs_done=done,
+        epochs_planned=planned,
+        status=status,
+        stage_losses=_stage_losses(log.train, stages, done, ipe),
+        time_iter=time_iter,
+        batch=batch,
+        world_size=world_size,
+        img_s=img_s,
+        notes=notes,
+        loss_curve=curve,
+        curve_unit=unit,
+        external_teacher_arch=ext_arch)
 
 
 def _record_epoch(rec: dict, ipe: Optional[int]) -> Optional[int]:
@@ -220,11 +235,12 @@ def _stage_losses(train: List[dict], stages: List[int], done: int,
     out = []
     for k in range(1, len(stages)):
         lo, hi = stages[k - 1], stages[k]
-        in_stage = [r for r in train if _is_number(r.get('loss'))
-                    and (e := _record_epoch(r, ipe)) is not None and lo < e <= hi]
+        in_stage = [
+            r for r in train if _is_number(r.get('loss')) and (
+                e := _record_epoch(r, ipe)) is not None and lo < e <= hi
+        ]
         loss = float(in_stage[-1]['loss']) if in_stage else None
-        state = 'done' if done >= hi else ('unfinished' if done > lo or in_stage
-                                           else 'not reached')
+        state = 'done' if done >= hi else ('unfinished' if done > lo or in_stage else 'not reached')
         out.append((k, loss, state))
     return out
 
@@ -272,8 +288,10 @@ def _val_position(cfg: dict, unit: str, log: WorkDirLog, issues: List[Issue]):
         return lambda rec, k: (rec['step'], f'ep {rec["step"]}'), 'epoch'
     if log.val:
         path, line = log.val[0]['_src']
-        issues.append(Issue(path, line, 'validation logged with step = epoch (0) in an '
-                            'iteration-based run (log_metric_by_epoch=True): shown by order'))
+        issues.append(
+            Issue(
+                path, line, 'validation logged with step = epoch (0) in an '
+                'iteration-based run (log_metric_by_epoch=True): shown by order'))
     return lambda rec, k: (k, f'val #{k}'), 'validation #'
 
 
@@ -327,11 +345,15 @@ def downstream_rows(name: str, log: WorkDirLog, init: str, teacher: str, paper: 
     dataset = _dataset_type(cfg)
     planned, unit = _schedule(cfg)
     done = log.progress.epochs if unit == 'ep' else log.progress.iters
-    status = ('test only' if not log.train and log.test_sessions
-              else _status(done, planned, unit, log, issues))
-    attrs = dict(task=task if dataset == TASK_DATASETS[task] else None, arch=arch,
-                 teacher=teacher, protocol=method if task == 'imagenet' else None,
-                 detector=detector, input_size=img_size)
+    status = ('test only' if not log.train and log.test_sessions else _status(
+        done, planned, unit, log, issues))
+    attrs = dict(
+        task=task if dataset == TASK_DATASETS[task] else None,
+        arch=arch,
+        teacher=teacher,
+        protocol=method if task == 'imagenet' else None,
+        detector=detector,
+        input_size=img_size)
     notes = _common_notes(log)
     if attrs['task'] is None:
         notes.append(f'no paper number for data set {dataset}')
@@ -340,8 +362,15 @@ def downstream_rows(name: str, log: WorkDirLog, init: str, teacher: str, paper: 
     position, curve_unit = _val_position(cfg, unit, log, issues)
     rows = []
     for metric, key, scale in TASK_METRICS[task]:
-        row = MetricRow(run=name, work_dir=log.path, task=TASK_TITLES[task], method=method,
-                        metric=metric, init=init, notes=list(notes), curve_unit=curve_unit)
+        row = MetricRow(
+            run=name,
+            work_dir=log.path,
+            task=TASK_TITLES[task],
+            method=method,
+            metric=metric,
+            init=init,
+            notes=list(notes),
+            curve_unit=curve_unit)
         vals = [r for r in log.val if _is_number(r.get(key))]
         if vals:
             points = [(position(r, k + 1), float(r[key]) * scale) for k, r in enumerate(vals)]
@@ -349,8 +378,10 @@ def downstream_rows(name: str, log: WorkDirLog, init: str, teacher: str, paper: 
             (_, row.best_at), row.best = max(points, key=lambda p: p[1])
             row.curve = [(x, v) for (x, _), v in points]
         else:
-            issues.append(Issue(_where(log), None, f'no metric: no validation value of {key!r}'
-                                + ('' if log.val else ' (no validation lines at all)')))
+            issues.append(
+                Issue(
+                    _where(log), None, f'no metric: no validation value of {key!r}' +
+                    ('' if log.val else ' (no validation lines at all)')))
         row.status = status if vals else f'{status}; no metric'
         _add_refs(row, paper, metric, attrs)
         rows.append(row)
@@ -369,10 +400,17 @@ def _test_row(val_row: MetricRow, log: WorkDirLog, key: str, scale: float,
         return None
     s = runs[-1]
     at = osp.basename(s.loaded_checkpoint) if s.loaded_checkpoint else s.timestamp
-    row = MetricRow(run=val_row.run, work_dir=val_row.work_dir, task=val_row.task,
-                    method=val_row.method, metric=f'{val_row.metric} (test)',
-                    last=float(s.test[key]) * scale, last_at=f'test {at}', status=status,
-                    init=val_row.init, notes=list(val_row.notes))
+    row = MetricRow(
+        run=val_row.run,
+        work_dir=val_row.work_dir,
+        task=val_row.task,
+        method=val_row.method,
+        metric=f'{val_row.metric} (test)',
+        last=float(s.test[key]) * scale,
+        last_at=f'test {at}',
+        status=status,
+        init=val_row.init,
+        notes=list(val_row.notes))
     if len(runs) > 1:
         row.notes.append(f'{len(runs)} test runs, the last shown')
     return row

@@ -53,60 +53,82 @@ def _stage_cell(row: PretrainRow) -> str:
 PRETRAIN_NOTE = (
     '*final loss per stage*: the last logged loss of each bootstrapping stage; *time/iter*: '
     'median of the logged (smoothed) iteration times; *img/s* = batch/GPU x GPUs / time/iter.')
-PRETRAIN_MD = ['run', 'config', 'model', 'teacher', 'stages (ep)', 'epochs done/planned',
-               'status', 'final loss per stage', 'time/iter (s, median)', 'batch/GPU x GPUs',
-               'img/s', 'notes']
+PRETRAIN_MD = [
+    'run', 'config', 'model', 'teacher', 'stages (ep)', 'epochs done/planned', 'status',
+    'final loss per stage', 'time/iter (s, median)', 'batch/GPU x GPUs', 'img/s', 'notes'
+]
 
 
 def _pretrain_md_row(r: PretrainRow) -> List[str]:
     planned = '?' if r.epochs_planned is None else r.epochs_planned
     gpus = '?' if r.world_size is None else r.world_size
-    return [r.run, r.config, r.model, r.teacher, '/'.join(map(str, r.stages)),
-            f'{r.epochs_done}/{planned}', r.status, _stage_cell(r), _num(r.time_iter, 3),
-            f'{"?" if r.batch is None else r.batch} x {gpus}', _num(r.img_s, 1),
-            '; '.join(r.notes)]
+    return [
+        r.run, r.config, r.model, r.teacher, '/'.join(map(str, r.stages)),
+        f'{r.epochs_done}/{planned}', r.status,
+        _stage_cell(r),
+        _num(r.time_iter, 3), f'{"?" if r.batch is None else r.batch} x {gpus}',
+        _num(r.img_s, 1), '; '.join(r.notes)
+    ]
 
 
 def _pretrain_csv(rows: List[PretrainRow]) -> List[List[str]]:
     n = max([len(r.stage_losses) for r in rows] or [0])
-    header = ['run', 'work_dir', 'config', 'model', 'teacher', 'stages', 'epochs_done',
-              'epochs_planned', 'status'] + [f'loss_stage{k}' for k in range(1, n + 1)] + [
-              'time_iter_s', 'batch_per_gpu', 'gpus', 'img_per_s', 'notes']
+    header = [
+        'run', 'work_dir', 'config', 'model', 'teacher', 'stages', 'epochs_done', 'epochs_planned',
+        'status'
+    ] + [f'loss_stage{k}'
+         for k in range(1, n + 1)] + ['time_iter_s', 'batch_per_gpu', 'gpus', 'img_per_s', 'notes']
     out = [header]
     for r in rows:
         losses = [_num(loss, 4) for _, loss, _ in r.stage_losses]
         losses += [''] * (n - len(losses))
-        out.append([r.run, r.work_dir, r.config, r.model, r.teacher,
-                    '/'.join(map(str, r.stages)), str(r.epochs_done),
-                    '' if r.epochs_planned is None else str(r.epochs_planned), r.status]
-                   + losses + [_num(r.time_iter, 3), '' if r.batch is None else str(r.batch),
-                               '' if r.world_size is None else str(r.world_size),
-                               _num(r.img_s, 1), '; '.join(r.notes)])
+        out.append([
+            r.run, r.work_dir, r.config, r.model, r.teacher, '/'.join(map(str, r.stages)),
+            str(r.epochs_done), '' if r.epochs_planned is None else str(r.epochs_planned), r.status
+        ] + losses + [
+            _num(r.time_iter, 3), '' if r.batch is None else str(r.batch), '' if r.world_size is
+            None else str(r.world_size),
+            _num(r.img_s, 1), '; '.join(r.notes)
+        ])
     return out
 
 
 # ----------------------------------------------------------------------------- downstream
-DOWNSTREAM_MD = ['run', 'task', 'method', 'metric', 'last val', 'at', 'best', 'at',
-                 'paper (dBOT)', 'Δ paper', 'baseline', 'Δ baseline', 'status', 'init', 'notes']
-DOWNSTREAM_CSV = ['run', 'work_dir', 'task', 'method', 'metric', 'last', 'last_at', 'best',
-                  'best_at', 'paper_method', 'paper', 'delta_paper', 'baseline_method',
-                  'baseline', 'delta_baseline', 'status', 'init', 'notes']
+DOWNSTREAM_MD = [
+    'run', 'task', 'method', 'metric', 'last val', 'at', 'best', 'at', 'paper (dBOT)', 'Δ paper',
+    'baseline', 'Δ baseline', 'status', 'init', 'notes'
+]
+DOWNSTREAM_CSV = [
+    'run', 'work_dir', 'task', 'method', 'metric', 'last', 'last_at', 'best', 'best_at',
+    'paper_method', 'paper', 'delta_paper', 'baseline_method', 'baseline', 'delta_baseline',
+    'status', 'init', 'notes'
+]
 
 
 def _downstream_md_row(r: MetricRow) -> List[str]:
-    return [r.run, r.task, r.method, r.metric, _num(r.last, 2), r.last_at, _num(r.best, 2),
-            r.best_at, _ref(r.ref_method, r.ref), _signed(r.delta),
-            _ref(r.baseline_method, r.baseline), _signed(r.baseline_delta), r.status, r.init,
-            '; '.join(r.notes)]
+    return [
+        r.run, r.task, r.method, r.metric,
+        _num(r.last, 2), r.last_at,
+        _num(r.best, 2), r.best_at,
+        _ref(r.ref_method, r.ref),
+        _signed(r.delta),
+        _ref(r.baseline_method, r.baseline),
+        _signed(r.baseline_delta), r.status, r.init, '; '.join(r.notes)
+    ]
 
 
 def _downstream_csv(rows: List[MetricRow]) -> List[List[str]]:
     out = [DOWNSTREAM_CSV]
     for r in rows:
-        out.append([r.run, r.work_dir, r.task, r.method, r.metric, _num(r.last, 2), r.last_at,
-                    _num(r.best, 2), r.best_at, r.ref_method, _num(r.ref, 1), _signed(r.delta),
-                    r.baseline_method, _num(r.baseline, 1), _signed(r.baseline_delta),
-                    r.status, r.init, '; '.join(r.notes)])
+        out.append([
+            r.run, r.work_dir, r.task, r.method, r.metric,
+            _num(r.last, 2), r.last_at,
+            _num(r.best, 2), r.best_at, r.ref_method,
+            _num(r.ref, 1),
+            _signed(r.delta), r.baseline_method,
+            _num(r.baseline, 1),
+            _signed(r.baseline_delta), r.status, r.init, '; '.join(r.notes)
+        ])
     return out
 
 
@@ -125,10 +147,10 @@ def group_csv_name(group: DownstreamGroup) -> str:
 # ----------------------------------------------------------------------------- markdown
 def render_markdown(tables: BenchmarkTables) -> str:
     """The whole report: pretraining table, one downstream table per group, problems."""
-    lines = ['# dBOT benchmark tables', '',
-             f'Generated from {len(tables.work_dirs)} work dir(s) by '
-             '`tools/analysis_tools/benchmark_tables.py`.', '', '## Pretraining', '',
-             PRETRAIN_NOTE, '']
+    lines = [
+        '# dBOT benchmark tables', '', f'Generated from {len(tables.work_dirs)} work dir(s) by '
+        '`tools/analysis_tools/benchmark_tables.py`.', '', '## Pretraining', '', PRETRAIN_NOTE, ''
+    ]
     if tables.pretrain:
         lines += _md_table(PRETRAIN_MD, [_pretrain_md_row(r) for r in tables.pretrain])
     else:
@@ -197,8 +219,8 @@ def write_plots(tables: BenchmarkTables, out_dir: str) -> Dict[str, str]:
         ax.plot(*zip(*r.loss_curve), label='loss')
         if r.curve_unit == 'epoch':
             for i, b in enumerate(r.stages[1:-1]):
-                ax.axvline(b, color='gray', linestyle='--',
-                           label='stage boundary' if i == 0 else None)
+                ax.axvline(
+                    b, color='gray', linestyle='--', label='stage boundary' if i == 0 else None)
         ax.set(xlabel=r.curve_unit, ylabel='loss', title=f'{r.run}: {r.model} ({r.status})')
         ax.legend()
         ax.grid(alpha=0.3)

@@ -23,7 +23,7 @@ _PREFIX_NAMES = {'backbone.': 'student', 'teacher.': 'teacher'}
 @dataclass
 class DownstreamGroup:
     """The downstream runs of one pretraining run, of outside checkpoints, or of random init."""
-    key: str     # 'pretrain:<run>' | 'external' | 'random_init'
+    key: str  # 'pretrain:<run>' | 'external' | 'random_init'
     title: str
     checkpoints: List[str] = field(default_factory=list)
     rows: List[MetricRow] = field(default_factory=list)
@@ -33,7 +33,7 @@ class DownstreamGroup:
 class BenchmarkTables:
     pretrain: List[PretrainRow]
     groups: List[DownstreamGroup]
-    skipped: List[Tuple[str, str]]   # (work dir, why)
+    skipped: List[Tuple[str, str]]  # (work dir, why)
     issues: List[Issue]
     work_dirs: List[str]
 
@@ -57,7 +57,8 @@ class _IssueList(list):
             print(issue, file=self.stream)
 
 
-def build_tables(paths: Union[str, Sequence[str]], paper: Optional[dict] = None,
+def build_tables(paths: Union[str, Sequence[str]],
+                 paper: Optional[dict] = None,
                  stream: Optional[TextIO] = sys.stderr) -> BenchmarkTables:
     """Read work dirs (or folders of work dirs) and build every table.
 
@@ -85,8 +86,10 @@ def build_tables(paths: Union[str, Sequence[str]], paper: Optional[dict] = None,
 
     pre_rows = {wd: pretrain_row(names[wd], logs[wd], issues) for wd in pretrain}
     pre_folders = {wd: saved_folders(logs[wd]) for wd in pretrain}
-    groups = {wd: DownstreamGroup(f'pretrain:{names[wd]}',
-                                  f'From pretraining run `{names[wd]}`') for wd in pretrain}
+    groups = {
+        wd: DownstreamGroup(f'pretrain:{names[wd]}', f'From pretraining run `{names[wd]}`')
+        for wd in pretrain
+    }
     external = DownstreamGroup('external', 'From checkpoints outside the scanned pretraining '
                                'runs')
     scratch = DownstreamGroup('random_init', 'From random init (no pretraining checkpoint)')
@@ -111,8 +114,12 @@ def build_tables(paths: Union[str, Sequence[str]], paper: Optional[dict] = None,
             init += f' ({_PREFIX_NAMES.get(prefix, prefix)})'
         group.rows.extend(downstream_rows(names[wd], log, init, teacher, paper, issues))
     ordered = sorted(groups.values(), key=lambda g: g.key) + [external, scratch]
-    return BenchmarkTables(pretrain=[pre_rows[wd] for wd in pretrain], groups=ordered,
-                           skipped=skipped, issues=list(issues), work_dirs=work_dirs)
+    return BenchmarkTables(
+        pretrain=[pre_rows[wd] for wd in pretrain],
+        groups=ordered,
+        skipped=skipped,
+        issues=list(issues),
+        work_dirs=work_dirs)
 
 
 def _unique(paths: Iterable[str]) -> List[str]:
@@ -132,4 +139,3 @@ def _run_names(work_dirs: List[str]) -> Dict[str, str]:
         return {work_dirs[0]: osp.basename(osp.normpath(work_dirs[0]))}
     root = osp.commonpath([osp.abspath(w) for w in work_dirs])
     return {w: osp.relpath(osp.abspath(w), root) for w in work_dirs}
-

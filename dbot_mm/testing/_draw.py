@@ -101,4 +101,4 @@ def dot_grid(h, w, period, radius, phase):
     yy, xx = coords(h, w)
     dy = (yy / period + phase[0]) % 1.0 - 0.5
     dx = (xx / period + phase[1]) % 1.0 - 0.5
-    return dy * dy + dx * dx < (radius / period) ** 2
+    return dy * dy + dx * dx < (radius / period)**2

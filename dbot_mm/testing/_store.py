@@ -58,9 +58,8 @@ def start(root, kind, params, owned):
     existing = [root / p for p in owned if (root / p).exists()]
     record = read_marker(root)
     if existing and record is None:
-        raise FileExistsError(
-            f'{root} already holds {[str(p) for p in existing]} but no {MARKER}: '
-            'not a synthetic dataset, refusing to overwrite it')
+        raise FileExistsError(f'{root} already holds {[str(p) for p in existing]} but no {MARKER}: '
+                              'not a synthetic dataset, refusing to overwrite it')
     if record is not None and record.get('kind') != kind:
         raise FileExistsError(f'{root} holds a synthetic {record.get("kind")} dataset, not {kind}')
     for path in existing:
@@ -73,8 +72,14 @@ def start(root, kind, params, owned):
 
 
 def finish(root, kind, params, summary, num_files):
-    _write_marker(root, dict(kind=kind, params=_normalise(params), complete=True,
-                             num_files=num_files, summary=_normalise(summary)))
+    _write_marker(
+        root,
+        dict(
+            kind=kind,
+            params=_normalise(params),
+            complete=True,
+            num_files=num_files,
+            summary=_normalise(summary)))
 
 
 def count_files(root, subdirs):

@@ -3,14 +3,28 @@ import torch
 from mmpretrain.models.utils.clip_generator_helper import CLIP
 
 
-def make_tiny_clip(path, width=64, layers=2, patch_size=8, image_size=64, embed_dim=48,
-                   seed=0, jit=False):
+def make_tiny_clip(path,
+                   width=64,
+                   layers=2,
+                   patch_size=8,
+                   image_size=64,
+                   embed_dim=48,
+                   seed=0,
+                   jit=False):
     """Write a randomly initialised CLIP with OpenAI's key names to ``path``: a state dict, or
     with ``jit=True`` a TorchScript archive of it (like OpenAI's files). Returns the state dict."""
     torch.manual_seed(seed)
-    model = CLIP(embed_dim=embed_dim, image_resolution=image_size, vision_layers=layers,
-                 vision_width=width, vision_patch_size=patch_size, context_length=8,
-                 vocab_size=32, transformer_width=32, transformer_heads=1, transformer_layers=1)
+    model = CLIP(
+        embed_dim=embed_dim,
+        image_resolution=image_size,
+        vision_layers=layers,
+        vision_width=width,
+        vision_patch_size=patch_size,
+        context_length=8,
+        vocab_size=32,
+        transformer_width=32,
+        transformer_heads=1,
+        transformer_layers=1)
     with torch.no_grad():  # non-trivial LayerNorm affine parameters
         for name, p in model.named_parameters():
             if 'ln_' in name:

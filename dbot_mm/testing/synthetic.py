@@ -30,8 +30,8 @@ TRAIN, VAL = 0, 1
 # Ordered by how quickly a tiny ViT tells them apart: the first four (the default) are learned in a
 # few hundred iterations; the outline-only shapes later in the list (square vs disc vs triangle
 # ...) take a tiny ViT much longer, which makes larger ``num_classes`` a harder task.
-IMAGENET_FAMILIES = ('disc', 'hstripes', 'checker', 'vstripes', 'dots',
-                     'diagonal', 'square', 'triangle', 'ring', 'cross')
+IMAGENET_FAMILIES = ('disc', 'hstripes', 'checker', 'vstripes', 'dots', 'diagonal', 'square',
+                     'triangle', 'ring', 'cross')
 
 
 def _centre(rng, s, r):
@@ -44,9 +44,9 @@ def _shape_mask(family, rng, s, scale):
     r = scale * s
     if family in ('disc', 'ring'):
         cx, cy = _centre(rng, s, r)
-        d2 = (yy - cy) ** 2 + (xx - cx) ** 2
+        d2 = (yy - cy)**2 + (xx - cx)**2
         mask = d2 < r * r
-        return mask & (d2 > (0.55 * r) ** 2) if family == 'ring' else mask
+        return mask & (d2 > (0.55 * r)**2) if family == 'ring' else mask
     cx, cy = _centre(rng, s, r)
     angle = rng.uniform(-0.3, 0.3)
     if family == 'square':
@@ -92,7 +92,12 @@ def imagenet_wnid(label):
     return f'n{label + 1:08d}'
 
 
-def make_imagenet(root, num_classes=4, train_per_class=16, val_per_class=4, img_size=64, seed=0,
+def make_imagenet(root,
+                  num_classes=4,
+                  train_per_class=16,
+                  val_per_class=4,
+                  img_size=64,
+                  seed=0,
                   verbose=False):
     """Write mmpretrain's ImageNet layout (``train/<wnid>/*.JPEG``, ``val/*.JPEG``, ``meta/*.txt``).
 
@@ -101,8 +106,12 @@ def make_imagenet(root, num_classes=4, train_per_class=16, val_per_class=4, img_
     """
     if not 1 <= num_classes <= len(IMAGENET_FAMILIES):
         raise ValueError(f'num_classes must be in [1, {len(IMAGENET_FAMILIES)}], got {num_classes}')
-    params = dict(num_classes=num_classes, train_per_class=train_per_class,
-                  val_per_class=val_per_class, img_size=img_size, seed=seed)
+    params = dict(
+        num_classes=num_classes,
+        train_per_class=train_per_class,
+        val_per_class=val_per_class,
+        img_size=img_size,
+        seed=seed)
     root = Path(root)
     owned = ('train', 'val', 'meta')
     summary = _store.completed_summary(root, 'imagenet', params,
@@ -126,8 +135,8 @@ def _write_imagenet(root, num_classes, train_per_class, val_per_class, img_size,
         for k in range(train_per_class):
             name = f'{wnid}/{wnid}_{k + 1}.JPEG'
             rng = D.image_rng(seed, TRAIN, label * 1_000_000 + k)
-            _store.save_jpeg(render_imagenet_image(rng, families[label], img_size),
-                             root / 'train' / name)
+            _store.save_jpeg(
+                render_imagenet_image(rng, families[label], img_size), root / 'train' / name)
             lines.append(f'{name} {label}')
             progress(len(lines))
     (root / 'meta' / 'train.txt').write_text(''.join(line + '\n' for line in lines))
@@ -143,17 +152,26 @@ def _write_imagenet(root, num_classes, train_per_class, val_per_class, img_size,
         lines.append(f'{name} {label}')
         progress(len(lines))
     (root / 'meta' / 'val.txt').write_text(''.join(line + '\n' for line in lines))
-    return dict(classes=list(families), wnids=wnids, num_classes=num_classes,
-                num_train=num_classes * train_per_class, num_val=total)
+    return dict(
+        classes=list(families),
+        wnids=wnids,
+        num_classes=num_classes,
+        num_train=num_classes * train_per_class,
+        num_val=total)
 
 
 def _imagenet_paths(root, summary):
-    return dict(summary, data_root=str(root), train_dir=str(root / 'train'),
-                val_dir=str(root / 'val'), train_ann=str(root / 'meta' / 'train.txt'),
-                val_ann=str(root / 'meta' / 'val.txt'))
+    return dict(
+        summary,
+        data_root=str(root),
+        train_dir=str(root / 'train'),
+        val_dir=str(root / 'val'),
+        train_ann=str(root / 'meta' / 'train.txt'),
+        val_ann=str(root / 'meta' / 'val.txt'))
 
 
 # ------------------------------------------------------------------------------------------- COCO
+
 
 def _shape_polygon(name, cx, cy, r, angle):
     if name == 'circle':
@@ -233,8 +251,14 @@ def _as_hw(img_size):
     return (img_size, img_size) if isinstance(img_size, int) else tuple(int(v) for v in img_size)
 
 
-def make_coco(root, num_train=16, num_val=8, img_size=(96, 128),
-              classes=('circle', 'square', 'triangle'), max_objects=3, seed=0, verbose=False):
+def make_coco(root,
+              num_train=16,
+              num_val=8,
+              img_size=(96, 128),
+              classes=('circle', 'square', 'triangle'),
+              max_objects=3,
+              seed=0,
+              verbose=False):
     """Write the COCO-2017 instances layout.
 
     ``annotations/instances_{train,val}2017.json`` and images in ``{train,val}2017/``.
@@ -248,8 +272,13 @@ def make_coco(root, num_train=16, num_val=8, img_size=(96, 128),
             raise ValueError(f'no synthetic shape for class {name!r}; choose from {COCO_SHAPES}')
     if max_objects < 1:
         raise ValueError('max_objects must be >= 1')
-    params = dict(num_train=num_train, num_val=num_val, img_size=list(_as_hw(img_size)),
-                  classes=list(classes), max_objects=max_objects, seed=seed)
+    params = dict(
+        num_train=num_train,
+        num_val=num_val,
+        img_size=list(_as_hw(img_size)),
+        classes=list(classes),
+        max_objects=max_objects,
+        seed=seed)
     root = Path(root)
     owned = ('annotations', 'train2017', 'val2017')
     summary = _store.completed_summary(root, 'coco', params,
@@ -263,10 +292,13 @@ def make_coco(root, num_train=16, num_val=8, img_size=(96, 128),
             summary[f'num_{split[:-4]}'] = count
             summary[f'num_{split[:-4]}_instances'] = n_inst
         _store.finish(root, 'coco', params, summary, _store.count_files(root, owned))
-    return dict(summary, data_root=str(root),
-                train_ann=str(root / 'annotations' / 'instances_train2017.json'),
-                val_ann=str(root / 'annotations' / 'instances_val2017.json'),
-                train_dir=str(root / 'train2017'), val_dir=str(root / 'val2017'))
+    return dict(
+        summary,
+        data_root=str(root),
+        train_ann=str(root / 'annotations' / 'instances_train2017.json'),
+        val_ann=str(root / 'annotations' / 'instances_val2017.json'),
+        train_dir=str(root / 'train2017'),
+        val_dir=str(root / 'val2017'))
 
 
 def _write_coco_split(root, split, split_id, count, img_size, classes, max_objects, seed, verbose):
@@ -277,22 +309,29 @@ def _write_coco_split(root, split, split_id, count, img_size, classes, max_objec
     for i in range(count):
         image_id = i + 1
         file_name = f'{image_id:012d}.jpg'
-        img, objects = render_coco_image(D.image_rng(seed, split_id, i), classes, img_size,
-                                         max_objects)
+        img, objects = render_coco_image(
+            D.image_rng(seed, split_id, i), classes, img_size, max_objects)
         _store.save_jpeg(img, root / split / file_name)
         images.append(dict(id=image_id, file_name=file_name, height=h, width=w, license=1))
         for obj in objects:
-            annotations.append(dict(
-                id=len(annotations) + 1, image_id=image_id, category_id=obj['category'] + 1,
-                segmentation=[obj['polygon']], area=float(obj['mask'].sum()), bbox=obj['bbox'],
-                iscrowd=0))
+            annotations.append(
+                dict(
+                    id=len(annotations) + 1,
+                    image_id=image_id,
+                    category_id=obj['category'] + 1,
+                    segmentation=[obj['polygon']],
+                    area=float(obj['mask'].sum()),
+                    bbox=obj['bbox'],
+                    iscrowd=0))
         progress(i + 1)
     dataset = dict(
         info=dict(description='dbot_mm synthetic shapes', version='1.0', year=2017),
         licenses=[dict(id=1, name='synthetic', url='')],
-        images=images, annotations=annotations,
-        categories=[dict(id=k + 1, name=name, supercategory='shape')
-                    for k, name in enumerate(classes)])
+        images=images,
+        annotations=annotations,
+        categories=[
+            dict(id=k + 1, name=name, supercategory='shape') for k, name in enumerate(classes)
+        ])
     ann_file = root / 'annotations' / f'instances_{split}.json'
     ann_file.parent.mkdir(parents=True, exist_ok=True)
     ann_file.write_text(json.dumps(dataset, separators=(',', ':')))
@@ -337,8 +376,8 @@ def ade_texture(cid, rng, h, w):
     elif pattern == 'streaks':
         img += rng.normal(0, 25, size=(1, w, 1)).astype(np.float32)
     elif pattern == 'waves':
-        img += 30.0 * np.sin(2 * math.pi * (yy / rng.uniform(4, 8))
-                             + 0.6 * np.sin(xx / 5.0))[..., None]
+        img += 30.0 * np.sin(2 * math.pi *
+                             (yy / rng.uniform(4, 8)) + 0.6 * np.sin(xx / 5.0))[..., None]
     return img
 
 
@@ -375,8 +414,9 @@ def render_ade_image(rng, img_size, stuff, things):
     img = np.zeros((h, w, 3), np.float32)
     for cid in np.unique(label):
         region = label == cid
-        tex = (D.background(rng, h, w, D.random_colour(rng), amplitude=40.0) if cid == 0
-               else ade_texture(int(cid), rng, h, w))
+        tex = (
+            D.background(rng, h, w, D.random_colour(rng), amplitude=40.0)
+            if cid == 0 else ade_texture(int(cid), rng, h, w))
         img[region] = tex[region]
     return D.to_uint8(img), label
 
@@ -392,11 +432,15 @@ def make_ade20k(root, num_train=16, num_val=8, img_size=96, num_classes=150, see
     things = [c for c in ADE_THINGS if c <= num_classes]
     if not 2 <= num_classes <= 150 or len(stuff) < 2:
         raise ValueError(f'num_classes must be in [2, 150], got {num_classes}')
-    params = dict(num_train=num_train, num_val=num_val, img_size=list(_as_hw(img_size)),
-                  num_classes=num_classes, seed=seed)
+    params = dict(
+        num_train=num_train,
+        num_val=num_val,
+        img_size=list(_as_hw(img_size)),
+        num_classes=num_classes,
+        seed=seed)
     root = Path(root)
     base = root / 'ADEChallengeData2016'
-    owned = ('ADEChallengeData2016',)
+    owned = ('ADEChallengeData2016', )
     summary = _store.completed_summary(root, 'ade20k', params,
                                        lambda: _store.count_files(root, owned))
     if summary is None:
@@ -408,19 +452,26 @@ def make_ade20k(root, num_train=16, num_val=8, img_size=96, num_classes=150, see
             for sub in ('images', 'annotations'):
                 (base / sub / split).mkdir(parents=True, exist_ok=True)
             for i in range(count):
-                img, label = render_ade_image(D.image_rng(seed, split_id, i), _as_hw(img_size),
-                                              stuff, things)
+                img, label = render_ade_image(
+                    D.image_rng(seed, split_id, i), _as_hw(img_size), stuff, things)
                 name = f'{prefix}_{i + 1:08d}'
                 _store.save_jpeg(img, base / 'images' / split / f'{name}.jpg')
                 _store.save_label_png(label, base / 'annotations' / split / f'{name}.png')
                 present.update(int(v) for v in np.unique(label))
                 progress(i + 1)
-        summary = dict(num_train=num_train, num_val=num_val, num_classes=num_classes,
-                       label_ids=sorted(stuff + things), label_ids_present=sorted(present),
-                       class_names={str(c): ADE_CLASSES[c][0] for c in sorted(stuff + things)})
+        summary = dict(
+            num_train=num_train,
+            num_val=num_val,
+            num_classes=num_classes,
+            label_ids=sorted(stuff + things),
+            label_ids_present=sorted(present),
+            class_names={str(c): ADE_CLASSES[c][0]
+                         for c in sorted(stuff + things)})
         _store.finish(root, 'ade20k', params, summary, _store.count_files(root, owned))
-    return dict(summary, data_root=str(base),
-                train_img_dir=str(base / 'images' / 'training'),
-                train_ann_dir=str(base / 'annotations' / 'training'),
-                val_img_dir=str(base / 'images' / 'validation'),
-                val_ann_dir=str(base / 'annotations' / 'validation'))
+    return dict(
+        summary,
+        data_root=str(base),
+        train_img_dir=str(base / 'images' / 'training'),
+        train_ann_dir=str(base / 'annotations' / 'training'),
+        val_img_dir=str(base / 'images' / 'validation'),
+        val_ann_dir=str(base / 'annotations' / 'validation'))

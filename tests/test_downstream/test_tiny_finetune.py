@@ -27,9 +27,9 @@ RUNS = {
             ('accuracy/top1', ), dict(max_epochs=1, val_interval=1)),
     'mask-rcnn': ('configs/det/mask-rcnn_vit-tiny-p8-fpn_1xb4-demo_coco.py', 'coco', 'backbone.',
                   ('coco/bbox_mAP', 'coco/segm_mAP'), dict(max_epochs=1, val_interval=1)),
-    'cascade-mask-rcnn': ('configs/det/cascade-mask-rcnn_vit-tiny-p8-fpn_1xb4-demo_coco.py', 'coco',
-                          'backbone.', ('coco/bbox_mAP', 'coco/segm_mAP'),
-                          dict(max_epochs=1, val_interval=1)),
+    'cascade-mask-rcnn':
+    ('configs/det/cascade-mask-rcnn_vit-tiny-p8-fpn_1xb4-demo_coco.py', 'coco', 'backbone.',
+     ('coco/bbox_mAP', 'coco/segm_mAP'), dict(max_epochs=1, val_interval=1)),
     'upernet': ('configs/seg/upernet_vit-tiny-p8_1xb4-demo_ade20k.py', 'ade', 'backbone.',
                 ('mIoU', 'aAcc'), dict(max_iters=4, val_interval=4)),
 }
@@ -54,11 +54,16 @@ def dbot_checkpoint(tmp_path_factory):
     else:  # two tiny ViTs in the same layout
         from dbot_mm.models import DBotViT
         arch = dict(arch='tiny', embed_dims=64, depth=4, num_heads=4, img_size=64, patch_size=8)
-        state = {f'{prefix}.{k}': v for prefix in ('backbone', 'teacher')
-                 for k, v in DBotViT(**arch).state_dict().items()}
+        state = {
+            f'{prefix}.{k}': v
+            for prefix in ('backbone', 'teacher')
+            for k, v in DBotViT(**arch).state_dict().items()
+        }
     gen = torch.Generator().manual_seed(1)
-    state = {k: v + 0.02 * torch.randn(v.shape, generator=gen) if v.is_floating_point() else v
-             for k, v in state.items()}
+    state = {
+        k: v + 0.02 * torch.randn(v.shape, generator=gen) if v.is_floating_point() else v
+        for k, v in state.items()
+    }
     path = tmp_path_factory.mktemp('dbot_ckpt') / 'dbot_vit-tiny.pth'
     torch.save({'state_dict': state, 'meta': {}}, path)
     return path, state
@@ -71,9 +76,12 @@ def data_options(kind, request):
     elif kind == 'coco':
         root = request.getfixturevalue('coco_root').rstrip('/') + '/'
         ann = root + 'annotations/instances_val2017.json'
-        opts = {'val_evaluator.ann_file': ann, 'test_evaluator.ann_file': ann,
-                # keep every box of a barely trained model, so that the metric has input
-                'model.test_cfg.rcnn.score_thr': 0.0}
+        opts = {
+            'val_evaluator.ann_file': ann,
+            'test_evaluator.ann_file': ann,
+            # keep every box of a barely trained model, so that the metric has input
+            'model.test_cfg.rcnn.score_thr': 0.0
+        }
     else:
         root = request.getfixturevalue('ade_root')
         opts = {}
@@ -84,8 +92,11 @@ def data_options(kind, request):
 
 def backbone_tensors(state, prefix):
     """Checkpoint tensors under ``prefix`` that a final-norm-free downstream backbone uses."""
-    return {k[len(prefix):]: v for k, v in state.items()
-            if k.startswith(prefix) and not k[len(prefix):].startswith('norm.')}
+    return {
+        k[len(prefix):]: v
+        for k, v in state.items()
+        if k.startswith(prefix) and not k[len(prefix):].startswith('norm.')
+    }
 
 
 def val_metrics(work_dir: Path) -> dict:
@@ -109,8 +120,10 @@ def test_init_weights_load_the_checkpoint_exactly(name, dbot_checkpoint):
     config, _, prefix, _, _ = RUNS[name]
     path, state = dbot_checkpoint
     cfg = Config.fromfile(REPO / config)
-    cfg.merge_from_dict({'model.backbone.init_cfg.checkpoint': str(path),
-                         'model.backbone.init_cfg.prefix': prefix})
+    cfg.merge_from_dict({
+        'model.backbone.init_cfg.checkpoint': str(path),
+        'model.backbone.init_cfg.prefix': prefix
+    })
     registry = importlib.import_module(f'{cfg.default_scope}.registry').MODELS
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
         model = registry.build(cfg.model)
@@ -124,15 +137,24 @@ def test_init_weights_load_the_checkpoint_exactly(name, dbot_checkpoint):
 
 def run_options(name, checkpoint, request):
     _, data, prefix, _, loop = RUNS[name]
-    return {'model.backbone.init_cfg.checkpoint': str(checkpoint),
-            'model.backbone.init_cfg.prefix': prefix,
-            **{f'train_cfg.{k}': v for k, v in loop.items()},
-            **data_options(data, request)}
+    return {
+        'model.backbone.init_cfg.checkpoint': str(checkpoint),
+        'model.backbone.init_cfg.prefix': prefix,
+        **{
+            f'train_cfg.{k}': v
+            for k, v in loop.items()
+        },
+        **data_options(data, request)
+    }
 
 
 def train(config, work_dir, opts):
-    cmd = [sys.executable, str(TRAIN), str(REPO / config), '--work-dir', str(work_dir),
-           '--cfg-options', *[f'{k}={v}' for k, v in opts.items()]]
+    cmd = [
+        sys.executable,
+        str(TRAIN),
+        str(REPO / config), '--work-dir',
+        str(work_dir), '--cfg-options', *[f'{k}={v}' for k, v in opts.items()]
+    ]
     # single-threaded runs, two at a time: on 2 shared cores torch's default thread pool mostly
     # waits on itself
     env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
@@ -143,8 +165,10 @@ def train(config, work_dir, opts):
 def tiny_runs(dbot_checkpoint, request, tmp_path_factory):
     """Start the selected runs, two processes at a time; ``tiny_runs[name]`` is a future of
     (work_dir, CompletedProcess)."""
-    wanted = [item.callspec.params['name'] for item in request.session.items
-              if getattr(item, 'originalname', '') == 'test_tiny_finetune_through_tools_train']
+    wanted = [
+        item.callspec.params['name'] for item in request.session.items
+        if getattr(item, 'originalname', '') == 'test_tiny_finetune_through_tools_train'
+    ]
     root = tmp_path_factory.mktemp('tiny_runs')
     pool = ThreadPoolExecutor(max_workers=2)
     futures = {}
@@ -165,8 +189,9 @@ def test_tiny_finetune_through_tools_train(name, dbot_checkpoint, tiny_runs):
     assert proc.returncode == 0, log[-4000:]
 
     # the checkpoint was loaded by the run (strict loader's summary line)
-    assert re.search(rf"loaded 52 tensors of DBotViT from '{re.escape(str(path))}' "
-                     rf"\(prefix '{re.escape(prefix)}'\)", log), log[-4000:]
+    assert re.search(
+        rf"loaded 52 tensors of DBotViT from '{re.escape(str(path))}' "
+        rf"\(prefix '{re.escape(prefix)}'\)", log), log[-4000:]
 
     # the real metric ran on the validation set
     record = val_metrics(work_dir)

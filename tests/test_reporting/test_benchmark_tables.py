@@ -33,8 +33,9 @@ from dbot_mm.reporting.rows import _protocol, arch_info
 from dbot_mm.reporting.tables import load_paper_results
 
 LOGS = osp.join(osp.dirname(osp.dirname(__file__)), 'data', 'logs')
-TOOL = osp.join(osp.dirname(osp.dirname(osp.dirname(__file__))), 'tools', 'analysis_tools',
-                'benchmark_tables.py')
+TOOL = osp.join(
+    osp.dirname(osp.dirname(osp.dirname(__file__))), 'tools', 'analysis_tools',
+    'benchmark_tables.py')
 
 
 @pytest.fixture(scope='module')
@@ -69,13 +70,14 @@ def read_csv(path):
 # ----------------------------------------------------------------------------- pretraining
 def test_pretrain_finished_run_exact_numbers(built):
     md = render_markdown(built[0])
-    (row,) = md_rows(md, 'pretrain_vit-b')
+    (row, ) = md_rows(md, 'pretrain_vit-b')
     # stage 1 = epochs 1-2: last loss 0.7; stage 2 = epochs 3-4: last loss 0.65
     # sorted times 0.40 0.40 0.42 0.44 0.44 0.46 0.48 0.50 -> median 0.44
     # img/s = 8 per GPU x 2 GPUs / 0.44 = 36.36
-    assert row == ['pretrain_vit-b', 'dbot_vit-b', 'ViT-B/16', 'bootstrap, stage-1 depth 12',
-                   '0/2/4', '4/4', 'finished', 's1 0.7000; s2 0.6500', '0.440', '8 x 2', '36.4',
-                   '']
+    assert row == [
+        'pretrain_vit-b', 'dbot_vit-b', 'ViT-B/16', 'bootstrap, stage-1 depth 12', '0/2/4', '4/4',
+        'finished', 's1 0.7000; s2 0.6500', '0.440', '8 x 2', '36.4', ''
+    ]
 
 
 def test_two_runs_of_one_config_are_two_rows(built):
@@ -90,40 +92,43 @@ def test_truncated_line_and_unfinished_run_reported(built):
     assert f'{bad}:7: unreadable JSON line skipped' in err
     assert f'{bad}:6: unfinished run: 3/4 ep' in err
     md = render_markdown(tables)
-    (row,) = md_rows(md, 'pretrain_vit-b_run2')
+    (row, ) = md_rows(md, 'pretrain_vit-b_run2')
     # epoch 3 finished ('[3][10/10]', 'Saving checkpoint at 3 epochs'), epoch 4 did not;
     # s1 last loss 0.8, s2 stopped inside (0.95); 6 readable times 0.30..0.40: median 0.35;
     # img/s = 8 x 1 / 0.35 = 22.86; the truncated line's loss 0.85 is not used
-    assert row == ['pretrain_vit-b_run2', 'dbot_vit-b', 'ViT-B/16',
-                   'bootstrap, stage-1 depth 12', '0/2/4', '3/4', 'unfinished 3/4 ep',
-                   's1 0.8000; s2 0.9500 (unfinished)', '0.350', '8 x 1', '22.9',
-                   '1 unreadable log line(s), see stderr']
+    assert row == [
+        'pretrain_vit-b_run2', 'dbot_vit-b', 'ViT-B/16', 'bootstrap, stage-1 depth 12', '0/2/4',
+        '3/4', 'unfinished 3/4 ep', 's1 0.8000; s2 0.9500 (unfinished)', '0.350', '8 x 1', '22.9',
+        '1 unreadable log line(s), see stderr'
+    ]
     assert f'`{bad}:7: unreadable JSON line skipped' in md  # also listed in the report
 
 
 def test_pretrain_csv(built, outputs):
     out, written = outputs
     rows = read_csv(written['pretrain.csv'])
-    assert [(r['run'], r['status'], r['loss_stage1'], r['loss_stage2'], r['time_iter_s'],
-             r['img_per_s'], r['gpus']) for r in rows] == [
-        ('pretrain_vit-b', 'finished', '0.7000', '0.6500', '0.440', '36.4', '2'),
-        ('pretrain_vit-b_run2', 'unfinished 3/4 ep', '0.8000', '0.9500', '0.350', '22.9', '1')]
+    assert [
+        (r['run'], r['status'], r['loss_stage1'], r['loss_stage2'], r['time_iter_s'],
+         r['img_per_s'], r['gpus']) for r in rows
+    ] == [('pretrain_vit-b', 'finished', '0.7000', '0.6500', '0.440', '36.4', '2'),
+          ('pretrain_vit-b_run2', 'unfinished 3/4 ep', '0.8000', '0.9500', '0.350', '22.9', '1')]
 
 
 # ----------------------------------------------------------------------------- downstream
 def test_resumed_run_merges_sessions(built):
     log = read_work_dir(osp.join(LOGS, 'cls_vit-b_resumed'), [])
     # session 1 logged steps 2, 4, 6; the resume starts again at step 6 and replaces it
-    assert [(r['step'], r['loss']) for r in log.train] == [
-        (2, 3.0), (4, 2.8), (6, 2.5), (8, 2.4), (10, 2.3), (12, 2.2)]
-    assert [(r['step'], r['accuracy/top1']) for r in log.val] == [(1, 70.0), (2, 80.0),
-                                                                  (3, 78.5)]
+    assert [(r['step'], r['loss']) for r in log.train] == [(2, 3.0), (4, 2.8), (6, 2.5), (8, 2.4),
+                                                           (10, 2.3), (12, 2.2)]
+    assert [(r['step'], r['accuracy/top1']) for r in log.val] == [(1, 70.0), (2, 80.0), (3, 78.5)]
     md = render_markdown(built[0])
-    (row,) = md_rows(md, 'cls_vit-b_resumed')
+    (row, ) = md_rows(md, 'cls_vit-b_resumed')
     # last = epoch 3 (78.5), best = epoch 2 (80.0); 78.5 - 84.5 = -6.00; 78.5 - 83.6 = -5.10
-    assert row == ['cls_vit-b_resumed', 'ImageNet', 'fine-tune', 'top1', '78.50', 'ep 3',
-                   '80.00', 'ep 2', 'dBOT 84.5', '-6.00', 'MAE 83.6', '-5.10', 'finished',
-                   'epoch_4.pth (student)', 'resumed (2 sessions merged)']
+    assert row == [
+        'cls_vit-b_resumed', 'ImageNet', 'fine-tune', 'top1', '78.50', 'ep 3', '80.00', 'ep 2',
+        'dBOT 84.5', '-6.00', 'MAE 83.6', '-5.10', 'finished', 'epoch_4.pth (student)',
+        'resumed (2 sessions merged)'
+    ]
 
 
 def test_downstream_linked_by_the_checkpoint_folder_its_pretraining_logged(built):
@@ -132,12 +137,13 @@ def test_downstream_linked_by_the_checkpoint_folder_its_pretraining_logged(built
     assert [r.run for r in groups['pretrain:pretrain_vit-b'].rows] == ['cls_vit-b_resumed']
     # .../work_dirs/dbot_vit-b/ is where pretrain_vit-b_run2 logged its checkpoints, whatever
     # the folder is called here
-    assert [r.run for r in groups['pretrain:pretrain_vit-b_run2'].rows] == [
-        'det_mask-rcnn_vit-b', 'det_mask-rcnn_vit-b']
+    assert [r.run for r in groups['pretrain:pretrain_vit-b_run2'].rows
+            ] == ['det_mask-rcnn_vit-b', 'det_mask-rcnn_vit-b']
     assert groups['pretrain:pretrain_vit-b_run2'].checkpoints == [
-        '/cluster/home/alice/dbot_mm/work_dirs/dbot_vit-b/dbot_stage1_epoch_2.pth']
-    assert [(r.run, r.init) for r in groups['external'].rows] == [
-        ('cls_linear_external', '/data/ckpts/mae_pretrain_vit_base.pth')]
+        '/cluster/home/alice/dbot_mm/work_dirs/dbot_vit-b/dbot_stage1_epoch_2.pth'
+    ]
+    assert [(r.run, r.init) for r in groups['external'].rows
+            ] == [('cls_linear_external', '/data/ckpts/mae_pretrain_vit_base.pth')]
     # init_cfg=None: random init, although its `pretrained` variable names run2's folder
     assert {r.run for r in groups['random_init'].rows} == {'seg_upernet_vit-b_scratch'}
 
@@ -190,13 +196,16 @@ def test_run_without_validation_says_no_metric(built):
     md = render_markdown(tables)
     rows = md_rows(md, 'det_mask-rcnn_vit-b')
     # Mask R-CNN: no dBOT number (the paper used Cascade), the ViTDet MAE baseline is shown
-    assert rows == [
-        ['det_mask-rcnn_vit-b', 'COCO', 'Mask R-CNN', 'APbox', '', '', '', '', '', '',
-         'ViTDet MAE 51.6', '', 'finished; no metric', 'dbot_stage1_epoch_2.pth (teacher)', ''],
-        ['det_mask-rcnn_vit-b', 'COCO', 'Mask R-CNN', 'APmask', '', '', '', '', '', '',
-         'ViTDet MAE 45.9', '', 'finished; no metric', 'dbot_stage1_epoch_2.pth (teacher)', '']]
-    scalars = osp.join(LOGS, 'det_mask-rcnn_vit-b', '20240103_000000', 'vis_data',
-                       'scalars.json')
+    assert rows == [[
+        'det_mask-rcnn_vit-b', 'COCO', 'Mask R-CNN', 'APbox', '', '', '', '', '', '',
+        'ViTDet MAE 51.6', '', 'finished; no metric', 'dbot_stage1_epoch_2.pth (teacher)', ''
+    ],
+                    [
+                        'det_mask-rcnn_vit-b', 'COCO', 'Mask R-CNN', 'APmask', '', '', '', '', '',
+                        '', 'ViTDet MAE 45.9', '', 'finished; no metric',
+                        'dbot_stage1_epoch_2.pth (teacher)', ''
+                    ]]
+    scalars = osp.join(LOGS, 'det_mask-rcnn_vit-b', '20240103_000000', 'vis_data', 'scalars.json')
     assert f"{scalars}: no metric: no validation value of 'coco/bbox_mAP'" in err
 
 
@@ -206,24 +215,37 @@ def test_segmentation_validation_and_test_rows(built):
     # iteration-based, log_metric_by_epoch=False: steps are iterations; 30.25 - 49.5 = -19.25,
     # 30.25 - 48.1 = -17.85; the tools/test.py run of iter_40.pth: 32.0 - 49.5 = -17.50,
     # 32.0 - 48.1 = -16.10 (the test session's config, with its load_from, is not the init)
-    assert val == ['seg_upernet_vit-b_scratch', 'ADE20K', 'UperNet', 'mIoU', '30.25',
-                   'it 40', '30.25', 'it 40', 'dBOT 49.5', '-19.25', 'MAE 48.1', '-17.85',
-                   'finished', 'random init', '']
-    assert test == ['seg_upernet_vit-b_scratch', 'ADE20K', 'UperNet', 'mIoU (test)', '32.00',
-                    'test iter_40.pth', '', '', 'dBOT 49.5', '-17.50', 'MAE 48.1', '-16.10',
-                    'finished', 'random init', '']
+    assert val == [
+        'seg_upernet_vit-b_scratch', 'ADE20K', 'UperNet', 'mIoU', '30.25', 'it 40', '30.25',
+        'it 40', 'dBOT 49.5', '-19.25', 'MAE 48.1', '-17.85', 'finished', 'random init', ''
+    ]
+    assert test == [
+        'seg_upernet_vit-b_scratch', 'ADE20K', 'UperNet', 'mIoU (test)', '32.00',
+        'test iter_40.pth', '', '', 'dBOT 49.5', '-17.50', 'MAE 48.1', '-16.10', 'finished',
+        'random init', ''
+    ]
 
 
 def test_linear_probe_gets_no_fine_tune_reference(built):
     md = render_markdown(built[0])
-    (row,) = md_rows(md, 'cls_linear_external')
+    (row, ) = md_rows(md, 'cls_linear_external')
     assert row[2:11] == ['linear probe', 'top1', '60.00', 'ep 1', '60.00', 'ep 1', '', '', '']
 
 
 def test_linear_probe_detection():
+
     def optim(lr_mult):
-        return {'optim_wrapper': {'paramwise_cfg': {'custom_keys': {
-            'backbone': {'lr_mult': lr_mult}}}}}
+        return {
+            'optim_wrapper': {
+                'paramwise_cfg': {
+                    'custom_keys': {
+                        'backbone': {
+                            'lr_mult': lr_mult
+                        }
+                    }
+                }
+            }
+        }
 
     assert _protocol(optim(0.0)) == 'linear probe'
     assert _protocol(optim(0.1)) == 'fine-tune'
@@ -235,8 +257,12 @@ def test_arch_labels_follow_dbot_vit_arch_settings():
     assert arch_info({'arch': 'huge', 'patch_size': 14}) == ('huge', 'ViT-H/14')
     assert arch_info({'arch': 'large', 'embed_dims': 1024, 'depth': 24}) == ('large', 'ViT-L/16')
     # the CPU demo's ViT: arch 'tiny' made narrower and shallower gets no paper number
-    assert arch_info({'arch': 'tiny', 'embed_dims': 64, 'depth': 4, 'patch_size': 8}) == (
-        None, 'ViT(dim 64, depth 4)/8')
+    assert arch_info({
+        'arch': 'tiny',
+        'embed_dims': 64,
+        'depth': 4,
+        'patch_size': 8
+    }) == (None, 'ViT(dim 64, depth 4)/8')
     assert arch_info({'arch': 'giant'}) == (None, 'ViT-giant/16')
 
 
@@ -244,12 +270,13 @@ def test_downstream_csv_and_header(built, outputs):
     out, written = outputs
     assert sorted(n for n in written if n.endswith('.csv')) == [
         'downstream_external.csv', 'downstream_from_pretrain_vit-b.csv',
-        'downstream_from_pretrain_vit-b_run2.csv', 'downstream_random_init.csv',
-        'pretrain.csv']
-    (row,) = read_csv(written['downstream_from_pretrain_vit-b.csv'])
+        'downstream_from_pretrain_vit-b_run2.csv', 'downstream_random_init.csv', 'pretrain.csv'
+    ]
+    (row, ) = read_csv(written['downstream_from_pretrain_vit-b.csv'])
     assert (row['last'], row['last_at'], row['best'], row['best_at'], row['paper'],
-            row['delta_paper'], row['baseline'], row['delta_baseline']) == (
-        '78.50', 'ep 3', '80.00', 'ep 2', '84.5', '-6.00', '83.6', '-5.10')
+            row['delta_paper'], row['baseline'],
+            row['delta_baseline']) == ('78.50', 'ep 3', '80.00', 'ep 2', '84.5', '-6.00', '83.6',
+                                       '-5.10')
     md = open(written['tables.md']).read()
     assert md == render_markdown(built[0])
     assert '| last val | at | best |' in md and 'the **last** validation result' in md
@@ -258,8 +285,10 @@ def test_downstream_csv_and_header(built, outputs):
 def test_plots_written(outputs):
     out, written = outputs
     pngs = sorted(n for n in written if n.endswith('.png'))
-    assert pngs == ['downstream_ADE20K_mIoU.png', 'downstream_ImageNet_top1.png',
-                    'pretrain_loss_pretrain_vit-b.png', 'pretrain_loss_pretrain_vit-b_run2.png']
+    assert pngs == [
+        'downstream_ADE20K_mIoU.png', 'downstream_ImageNet_top1.png',
+        'pretrain_loss_pretrain_vit-b.png', 'pretrain_loss_pretrain_vit-b_run2.png'
+    ]
     for name in pngs:
         with open(written[name], 'rb') as f:
             assert f.read(8) == b'\x89PNG\r\n\x1a\n'
@@ -274,13 +303,14 @@ def test_pretrain_loss_curve_in_epochs(built):
 
 def test_paper_results_have_sources_and_known_keys():
     paper = load_paper_results()
-    values = {(e['method'], e['match'].get('arch'), e['metric'], e['match'].get('input_size')):
-              e['value'] for e in paper['results']}
+    values = {
+        (e['method'], e['match'].get('arch'), e['metric'], e['match'].get('input_size')): e['value']
+        for e in paper['results']
+    }
     for e in paper['results']:
         assert e['source'] in paper['sources']
         # a key the rows never set would make the entry unreachable
-        assert set(e['match']) <= {'task', 'arch', 'teacher', 'protocol', 'detector',
-                                   'input_size'}
+        assert set(e['match']) <= {'task', 'arch', 'teacher', 'protocol', 'detector', 'input_size'}
     # the official README table (dBOT) and the baselines' own tables
     assert values[('dBOT', 'base', 'top1', 224)] == 84.5
     assert values[('dBOT', 'base', 'APbox', None)] == 52.7
@@ -321,8 +351,9 @@ def test_cli(tmp_path, capsys):
     assert osp.isfile(tmp_path / 'out' / 'tables.md')
     assert osp.isfile(tmp_path / 'out' / 'pretrain.csv')
     # a single work dir works too, and names its run by the folder
-    assert cli.main([str(logs / 'pretrain_vit-b'), '--out', str(tmp_path / 'one'),
-                     '--no-plots', '--quiet']) == 0
+    assert cli.main(
+        [str(logs / 'pretrain_vit-b'), '--out',
+         str(tmp_path / 'one'), '--no-plots', '--quiet']) == 0
     assert read_csv(tmp_path / 'one' / 'pretrain.csv')[0]['run'] == 'pretrain_vit-b'
 
 

@@ -18,8 +18,10 @@ REPO = Path(__file__).resolve().parents[2]
 def _tree_digest(root):
     """relative path -> sha1 of every file below root (the marker included)."""
     root = Path(root)
-    return {str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob('*')) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob('*')) if p.is_file()
+    }
 
 
 def _shift_and(mask, steps):
@@ -39,6 +41,7 @@ def _shift_or(mask, steps):
 
 
 # ---------------------------------------------------------------------------------------- ImageNet
+
 
 def test_imagenet_layout_and_mmpretrain_splits(imagenet_data):
     from mmpretrain.datasets import ImageNet
@@ -71,9 +74,12 @@ def test_imagenet_layout_and_mmpretrain_splits(imagenet_data):
 
 def test_imagenet_images_through_mmpretrain_pipeline(imagenet_data):
     from mmpretrain.datasets import ImageNet
-    ds = ImageNet(data_root=imagenet_data['data_root'], split='val',
-                  metainfo=dict(classes=imagenet_data['classes']),
-                  pipeline=[dict(type='LoadImageFromFile'), dict(type='PackInputs')])
+    ds = ImageNet(
+        data_root=imagenet_data['data_root'],
+        split='val',
+        metainfo=dict(classes=imagenet_data['classes']),
+        pipeline=[dict(type='LoadImageFromFile'),
+                  dict(type='PackInputs')])
     sample = ds[3]
     assert tuple(sample['inputs'].shape) == (3, 64, 64)
     assert sample['data_samples'].gt_label.tolist() == [3]
@@ -97,6 +103,7 @@ def test_imagenet_classes_learnable_by_tiny_vit():
         return x, torch.tensor(labels)
 
     class TinyViT(nn.Module):
+
         def __init__(self, dim=64, patch=8, tokens=16):
             super().__init__()
             self.embed = nn.Conv2d(3, dim, patch, patch)
@@ -119,7 +126,7 @@ def test_imagenet_classes_learnable_by_tiny_vit():
         opt = torch.optim.AdamW(model.parameters(), 1e-3)
         gen = torch.Generator().manual_seed(0)
         for _ in range(150):
-            idx = torch.randint(0, len(x_train), (32,), generator=gen)
+            idx = torch.randint(0, len(x_train), (32, ), generator=gen)
             loss = nn.functional.cross_entropy(model(x_train[idx]), y_train[idx])
             opt.zero_grad()
             loss.backward()
@@ -132,6 +139,7 @@ def test_imagenet_classes_learnable_by_tiny_vit():
 
 
 # -------------------------------------------------------------------------------------------- COCO
+
 
 def test_coco_pycocotools_masks_match_drawn_pixels(coco_data):
     from pycocotools.coco import COCO
@@ -152,8 +160,11 @@ def test_coco_pycocotools_masks_match_drawn_pixels(coco_data):
                 assert ann['iscrowd'] == 0 and len(ann['segmentation'][0]) >= 6
                 assert mask.sum() == ann['area'] > 0
                 ys, xs = np.nonzero(mask)
-                assert ann['bbox'] == [xs.min(), ys.min(), xs.max() - xs.min() + 1,
-                                       ys.max() - ys.min() + 1]
+                assert ann['bbox'] == [
+                    xs.min(), ys.min(),
+                    xs.max() - xs.min() + 1,
+                    ys.max() - ys.min() + 1
+                ]
                 # the mask covers one flat-coloured object, different from what surrounds it
                 inside = img[_shift_and(mask, 2)]
                 ring = img[_shift_or(mask, 2) & ~_shift_or(mask, 1)]
@@ -167,11 +178,14 @@ def test_coco_mmdet_dataset_counts(coco_data):
     from pycocotools.coco import COCO
     classes = tuple(coco_data['classes'])
     for split in ('train', 'val'):
-        ds = CocoDataset(data_root=coco_data['data_root'],
-                         ann_file=f'annotations/instances_{split}2017.json',
-                         data_prefix=dict(img=f'{split}2017/'), metainfo=dict(classes=classes),
-                         filter_cfg=dict(filter_empty_gt=True, min_size=32),
-                         test_mode=split == 'val', pipeline=[])
+        ds = CocoDataset(
+            data_root=coco_data['data_root'],
+            ann_file=f'annotations/instances_{split}2017.json',
+            data_prefix=dict(img=f'{split}2017/'),
+            metainfo=dict(classes=classes),
+            filter_cfg=dict(filter_empty_gt=True, min_size=32),
+            test_mode=split == 'val',
+            pipeline=[])
         assert len(ds) == coco_data[f'num_{split}']
         coco = COCO(coco_data[f'{split}_ann'])
         infos = [ds.get_data_info(i) for i in range(len(ds))]
@@ -179,9 +193,11 @@ def test_coco_mmdet_dataset_counts(coco_data):
         assert len(instances) == coco_data[f'num_{split}_instances']
         for info in infos:  # labels are the category ids - 1, boxes the json's (x, y, w, h)
             anns = coco.imgToAnns[info['img_id']]
-            assert [(i['bbox_label'], i['bbox']) for i in info['instances']] == [
-                (a['category_id'] - 1, [a['bbox'][0], a['bbox'][1], a['bbox'][0] + a['bbox'][2],
-                                        a['bbox'][1] + a['bbox'][3]]) for a in anns]
+            assert [(i['bbox_label'], i['bbox'])
+                    for i in info['instances']] == [(a['category_id'] - 1, [
+                        a['bbox'][0], a['bbox'][1], a['bbox'][0] + a['bbox'][2],
+                        a['bbox'][1] + a['bbox'][3]
+                    ]) for a in anns]
             assert os.path.isfile(info['img_path'])
         assert all(inst['ignore_flag'] == 0 for inst in instances)
 
@@ -190,14 +206,18 @@ def test_coco_mmdet_pipeline_with_masks(coco_data):
     from mmdet.datasets import CocoDataset
     from mmengine.registry import DefaultScope
     from pycocotools.coco import COCO
-    pipeline = [dict(type='LoadImageFromFile'),
-                dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-                dict(type='PackDetInputs')]
+    pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+        dict(type='PackDetInputs')
+    ]
     with DefaultScope.overwrite_default_scope('mmdet'):
-        ds = CocoDataset(data_root=coco_data['data_root'],
-                         ann_file='annotations/instances_train2017.json',
-                         data_prefix=dict(img='train2017/'),
-                         metainfo=dict(classes=tuple(coco_data['classes'])), pipeline=pipeline)
+        ds = CocoDataset(
+            data_root=coco_data['data_root'],
+            ann_file='annotations/instances_train2017.json',
+            data_prefix=dict(img='train2017/'),
+            metainfo=dict(classes=tuple(coco_data['classes'])),
+            pipeline=pipeline)
         sample = ds[0]
     inputs, data_sample = sample['inputs'], sample['data_samples']
     assert tuple(inputs.shape) == (3, 96, 128)
@@ -211,6 +231,7 @@ def test_coco_mmdet_pipeline_with_masks(coco_data):
 
 # ------------------------------------------------------------------------------------------ ADE20K
 
+
 def test_ade20k_mmseg_dataset_and_labels(ade_data):
     from mmengine.registry import DefaultScope
     from mmseg.datasets import ADE20KDataset
@@ -218,10 +239,10 @@ def test_ade20k_mmseg_dataset_and_labels(ade_data):
     assert root.name == 'ADEChallengeData2016'
     allowed = {0, *ade_data['label_ids']}
     for split, count in (('training', ade_data['num_train']), ('validation', ade_data['num_val'])):
-        ds = ADE20KDataset(data_root=str(root),
-                           data_prefix=dict(img_path=f'images/{split}',
-                                            seg_map_path=f'annotations/{split}'),
-                           pipeline=[])
+        ds = ADE20KDataset(
+            data_root=str(root),
+            data_prefix=dict(img_path=f'images/{split}', seg_map_path=f'annotations/{split}'),
+            pipeline=[])
         assert len(ds) == count
         for info in ds.load_data_list():
             assert info['reduce_zero_label'] is True
@@ -231,14 +252,16 @@ def test_ade20k_mmseg_dataset_and_labels(ade_data):
             assert Image.open(info['img_path']).size == (96, 96)
     assert set(ade_data['label_ids_present']) <= allowed and len(ade_data['label_ids_present']) > 3
 
-    pipeline = [dict(type='LoadImageFromFile'),
-                dict(type='LoadAnnotations', reduce_zero_label=True),
-                dict(type='PackSegInputs')]
+    pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='LoadAnnotations', reduce_zero_label=True),
+        dict(type='PackSegInputs')
+    ]
     with DefaultScope.overwrite_default_scope('mmseg'):
-        ds = ADE20KDataset(data_root=str(root),
-                           data_prefix=dict(img_path='images/training',
-                                            seg_map_path='annotations/training'),
-                           pipeline=pipeline)
+        ds = ADE20KDataset(
+            data_root=str(root),
+            data_prefix=dict(img_path='images/training', seg_map_path='annotations/training'),
+            pipeline=pipeline)
         sample = ds[0]
     seg = sample['data_samples'].gt_sem_seg.data.numpy()
     assert seg.shape == (1, 96, 96)
@@ -254,6 +277,7 @@ def test_ade20k_num_classes_limits_label_ids(tmp_path):
 
 
 # ---------------------------------------------------------------------- determinism and idempotency
+
 
 @pytest.mark.parametrize('maker,kwargs', [
     (make_imagenet, dict(num_classes=3, train_per_class=2, val_per_class=1, img_size=32)),
@@ -310,6 +334,7 @@ def test_bad_arguments():
 
 
 # --------------------------------------------------------------------------------------------- CLI
+
 
 def test_cli_writes_standard_paths(tmp_path, capsys):
     spec = importlib.util.spec_from_file_location(

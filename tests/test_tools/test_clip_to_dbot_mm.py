@@ -29,8 +29,7 @@ def load_tool():
 def clip_files(tmp_path_factory):
     root = tmp_path_factory.mktemp('clip')
     state = make_tiny_clip(root / 'tiny.pt', width=128, layers=2, patch_size=8, image_size=32)
-    make_tiny_clip(root / 'tiny_jit.pt', width=128, layers=2, patch_size=8, image_size=32,
-                   jit=True)
+    make_tiny_clip(root / 'tiny_jit.pt', width=128, layers=2, patch_size=8, image_size=32, jit=True)
     return root, state
 
 
@@ -51,11 +50,12 @@ def reference_clip_tokens(sd, image):
     i = 0
     while f'transformer.resblocks.{i}.ln_1.weight' in sd:
         p = f'transformer.resblocks.{i}.'
-        q, k, v = (ln(x, p + 'ln_1') @ sd[p + 'attn.in_proj_weight'].T
-                   + sd[p + 'attn.in_proj_bias']).chunk(3, dim=-1)
+        q, k, v = (ln(x, p + 'ln_1') @ sd[p + 'attn.in_proj_weight'].T +
+                   sd[p + 'attn.in_proj_bias']).chunk(
+                       3, dim=-1)
         B, N, _ = q.shape
         q, k, v = (t.reshape(B, N, heads, -1).transpose(1, 2) for t in (q, k, v))
-        a = ((q @ k.transpose(-2, -1)) / (q.shape[-1] ** 0.5)).softmax(-1) @ v
+        a = ((q @ k.transpose(-2, -1)) / (q.shape[-1]**0.5)).softmax(-1) @ v
         a = a.transpose(1, 2).reshape(B, N, width)
         x = x + a @ sd[p + 'attn.out_proj.weight'].T + sd[p + 'attn.out_proj.bias']
         h = ln(x, p + 'ln_2') @ sd[p + 'mlp.c_fc.weight'].T + sd[p + 'mlp.c_fc.bias']
@@ -120,15 +120,25 @@ def test_not_a_clip_file_is_one_line_error(tmp_path):
         load_clip_visual_state_dict(str(path))
 
 
-@pytest.mark.parametrize('arch,shapes', [
-    (dict(width=768, layers=12, patch_size=16, grid=14, output_dim=512),
-     {'conv1.weight': (768, 3, 16, 16), 'positional_embedding': (197, 768), 'proj': (768, 512),
-      'transformer.resblocks.11.attn.in_proj_weight': (2304, 768),
-      'transformer.resblocks.11.mlp.c_fc.weight': (3072, 768)}),
-    (dict(width=1024, layers=24, patch_size=14, grid=14, output_dim=768),  # L/14 at 196 px
-     {'conv1.weight': (1024, 3, 14, 14), 'positional_embedding': (197, 1024),
-      'proj': (1024, 768), 'transformer.resblocks.23.mlp.c_proj.weight': (1024, 4096)}),
-])
+@pytest.mark.parametrize(
+    'arch,shapes',
+    [
+        (dict(width=768, layers=12, patch_size=16, grid=14, output_dim=512), {
+            'conv1.weight': (768, 3, 16, 16),
+            'positional_embedding': (197, 768),
+            'proj': (768, 512),
+            'transformer.resblocks.11.attn.in_proj_weight': (2304, 768),
+            'transformer.resblocks.11.mlp.c_fc.weight': (3072, 768)
+        }),
+        (
+            dict(width=1024, layers=24, patch_size=14, grid=14, output_dim=768),  # L/14 at 196 px
+            {
+                'conv1.weight': (1024, 3, 14, 14),
+                'positional_embedding': (197, 1024),
+                'proj': (1024, 768),
+                'transformer.resblocks.23.mlp.c_proj.weight': (1024, 4096)
+            }),
+    ])
 def test_clip_b16_and_l14_shapes_build(arch, shapes):
     """The OpenAI ViT-B/16 and ViT-L/14 image encoders' shapes (built on the meta device)."""
     with torch.device('meta'):

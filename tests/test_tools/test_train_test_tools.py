@@ -33,28 +33,26 @@ def _load_tool(name):
 
 
 def _data_options(root):
-    return [
-        f'{split}_dataloader.dataset.data_root={root}'
-        for split in ('train', 'val', 'test')
-    ]
+    return [f'{split}_dataloader.dataset.data_root={root}' for split in ('train', 'val', 'test')]
 
 
 def _env(**extra):
-    env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS='1',
-               **extra)
-    env['PYTHONPATH'] = os.pathsep.join(
-        p for p in (str(ROOT), env.get('PYTHONPATH')) if p)
+    env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS='1', **extra)
+    env['PYTHONPATH'] = os.pathsep.join(p for p in (str(ROOT), env.get('PYTHONPATH')) if p)
     return env
 
 
 def _run(cmd, expect_ok=True, **env):
-    proc = subprocess.run([str(c) for c in cmd], cwd=ROOT, env=_env(**env),
-                          capture_output=True, text=True, timeout=TIMEOUT)
+    proc = subprocess.run([str(c) for c in cmd],
+                          cwd=ROOT,
+                          env=_env(**env),
+                          capture_output=True,
+                          text=True,
+                          timeout=TIMEOUT)
     output = proc.stdout + proc.stderr
     if expect_ok:
-        assert proc.returncode == 0, (
-            f'{" ".join(map(str, cmd))} exited {proc.returncode}:\n'
-            f'{output[-6000:]}')
+        assert proc.returncode == 0, (f'{" ".join(map(str, cmd))} exited {proc.returncode}:\n'
+                                      f'{output[-6000:]}')
     return proc, output
 
 
@@ -69,9 +67,8 @@ def trained(tiny_image_folder, tmp_path_factory):
     """One epoch of tools/train.py: the work dir holds epoch_1.pth."""
     work_dir = tmp_path_factory.mktemp('train')
     _, output = _run([
-        sys.executable, 'tools/train.py', CONFIG, '--work-dir', work_dir,
-        '--cfg-options', 'train_cfg.max_epochs=1',
-        *_data_options(tiny_image_folder)
+        sys.executable, 'tools/train.py', CONFIG, '--work-dir', work_dir, '--cfg-options',
+        'train_cfg.max_epochs=1', *_data_options(tiny_image_folder)
     ])
     return work_dir, output
 
@@ -82,13 +79,11 @@ def test_train_writes_checkpoint(trained):
     assert re.search(r'Epoch\(val\) \[1\]\[4/4\].*accuracy/top1', output)
     ckpt = work_dir / 'epoch_1.pth'
     assert ckpt.is_file()
-    assert (work_dir / 'last_checkpoint').read_text().strip().endswith(
-        'epoch_1.pth')
+    assert (work_dir / 'last_checkpoint').read_text().strip().endswith('epoch_1.pth')
     # A real mmengine checkpoint: everything in it is allowlisted.
     assert torch.serialization.get_unsafe_globals_in_checkpoint(ckpt) == []
     checkpoint = load_checkpoint_file(ckpt)
-    assert {'meta', 'state_dict', 'optimizer', 'param_schedulers',
-            'message_hub'} <= set(checkpoint)
+    assert {'meta', 'state_dict', 'optimizer', 'param_schedulers', 'message_hub'} <= set(checkpoint)
     assert checkpoint['meta']['epoch'] == 1
     assert checkpoint['meta']['iter'] == 4
 
@@ -98,13 +93,11 @@ def test_resume_auto_continues(trained, tiny_image_folder, tmp_path):
     src_dir, _ = trained
     work_dir = tmp_path / 'resume'
     work_dir.mkdir()
-    (work_dir / 'epoch_1.pth').write_bytes(
-        (src_dir / 'epoch_1.pth').read_bytes())
+    (work_dir / 'epoch_1.pth').write_bytes((src_dir / 'epoch_1.pth').read_bytes())
     (work_dir / 'last_checkpoint').write_text(str(work_dir / 'epoch_1.pth'))
     _, output = _run([
-        sys.executable, 'tools/train.py', CONFIG, '--work-dir', work_dir,
-        '--resume', '--cfg-options', 'train_cfg.max_epochs=2',
-        *_data_options(tiny_image_folder)
+        sys.executable, 'tools/train.py', CONFIG, '--work-dir', work_dir, '--resume',
+        '--cfg-options', 'train_cfg.max_epochs=2', *_data_options(tiny_image_folder)
     ])
     assert 'resumed epoch: 1, iter: 4' in output, output[-3000:]
     assert not re.search(r'Epoch\(train\) \[1\]', output)
@@ -117,12 +110,10 @@ def test_test_tool_evaluates(trained, tiny_image_folder, tmp_path):
     work_dir, _ = trained
     out = tmp_path / 'preds.pkl'
     _, output = _run([
-        sys.executable, 'tools/test.py', CONFIG, work_dir / 'epoch_1.pth',
-        '--work-dir', tmp_path, '--out', out, '--cfg-options',
-        *_data_options(tiny_image_folder)
+        sys.executable, 'tools/test.py', CONFIG, work_dir / 'epoch_1.pth', '--work-dir', tmp_path,
+        '--out', out, '--cfg-options', *_data_options(tiny_image_folder)
     ])
-    match = re.search(r'Epoch\(test\) \[4/4\].*accuracy/top1: ([\d.]+)',
-                      output)
+    match = re.search(r'Epoch\(test\) \[4/4\].*accuracy/top1: ([\d.]+)', output)
     assert match, output[-3000:]
     assert 0.0 <= float(match.group(1)) <= 100.0
     with open(out, 'rb') as f:
@@ -133,10 +124,10 @@ def test_test_tool_evaluates(trained, tiny_image_folder, tmp_path):
 def test_dist_train_two_cpu_processes(tiny_image_folder, tmp_path):
     """GPUS=2 on a CPU machine: nccl in the config becomes gloo."""
     _, output = _run([
-        'bash', 'tools/dist_train.sh', CONFIG, 2, '--work-dir', tmp_path,
-        '--cfg-options', 'train_cfg.max_epochs=1',
-        *_data_options(tiny_image_folder)
-    ], PORT=str(_free_port()))
+        'bash', 'tools/dist_train.sh', CONFIG, 2, '--work-dir', tmp_path, '--cfg-options',
+        'train_cfg.max_epochs=1', *_data_options(tiny_image_folder)
+    ],
+                     PORT=str(_free_port()))
     assert 'Distributed training: True' in output, output[-3000:]
     # 16 images, 2 ranks x batch 4: 2 iterations an epoch.
     assert re.search(r'Epoch\(train\) \[1\]\[2/2\]', output), output[-3000:]
@@ -146,10 +137,10 @@ def test_dist_train_two_cpu_processes(tiny_image_folder, tmp_path):
 def test_amp_flag(tiny_image_folder, tmp_path):
     """--amp: AmpOptimWrapper on CUDA, one clear line on a CPU machine."""
     proc, output = _run([
-        sys.executable, 'tools/train.py', CONFIG, '--work-dir', tmp_path,
-        '--amp', '--cfg-options', 'train_cfg.max_epochs=1',
-        *_data_options(tiny_image_folder)
-    ], expect_ok=torch.cuda.is_available())
+        sys.executable, 'tools/train.py', CONFIG, '--work-dir', tmp_path, '--amp', '--cfg-options',
+        'train_cfg.max_epochs=1', *_data_options(tiny_image_folder)
+    ],
+                        expect_ok=torch.cuda.is_available())
     if torch.cuda.is_available():
         assert (tmp_path / 'epoch_1.pth').is_file()
     else:
@@ -183,8 +174,12 @@ def test_slurm_requeue_after_sigterm(tiny_image_folder, tmp_path):
         "custom_imports = dict(imports=['dbot_mm', 'dbot_mm.testing.tiny_pretrain'])\n"
         "custom_hooks = [dict(type='FaultInjectionHook', at_iter=3, how='term')]\n")
     log, work_dir = tmp_path / 'slurm.log', tmp_path / 'work'
-    env = dict(PATH=f'{bin_dir}{os.pathsep}{os.environ["PATH"]}', FAKE_SLURM_LOG=str(log),
-               MASTER_PORT=str(_free_port()), GPUS='1', GPUS_PER_NODE='1')
+    env = dict(
+        PATH=f'{bin_dir}{os.pathsep}{os.environ["PATH"]}',
+        FAKE_SLURM_LOG=str(log),
+        MASTER_PORT=str(_free_port()),
+        GPUS='1',
+        GPUS_PER_NODE='1')
     proc, output = _run([
         'bash', 'tools/slurm_train.sh', '--requeue', 'part', 'job', config, work_dir,
         '--cfg-options', *_data_options(tiny_image_folder)
@@ -205,8 +200,9 @@ def test_resume_does_not_need_the_pretrained_file(trained, tiny_image_folder, tm
     src_dir, _ = trained
     (tmp_path / 'epoch_1.pth').write_bytes((src_dir / 'epoch_1.pth').read_bytes())
     args = _load_tool('train').build_parser().parse_args([
-        str(CONFIG), '--work-dir', str(tmp_path), '--resume', '--cfg-options',
-        'train_cfg.max_epochs=2', 'model.backbone.init_cfg.type=Pretrained',
+        str(CONFIG), '--work-dir',
+        str(tmp_path), '--resume', '--cfg-options', 'train_cfg.max_epochs=2',
+        'model.backbone.init_cfg.type=Pretrained',
         f'model.backbone.init_cfg.checkpoint={tmp_path}/moved.pth',
         'model.backbone.init_cfg.prefix=backbone.', *_data_options(tiny_image_folder)
     ])
@@ -242,9 +238,8 @@ def test_defaults_and_gloo_switch(train_parser):
 def test_train_flags_merge(train_parser):
     from dbot_mm.utils.launch import merge_train_args
     args = train_parser.parse_args([
-        str(CONFIG), '--resume', 'a/b.pth', '--no-validate', '--auto-scale-lr',
-        '--launcher', 'pytorch', '--work-dir', 'wd', '--cfg-options',
-        'optim_wrapper.optimizer.lr=0.5'
+        str(CONFIG), '--resume', 'a/b.pth', '--no-validate', '--auto-scale-lr', '--launcher',
+        'pytorch', '--work-dir', 'wd', '--cfg-options', 'optim_wrapper.optimizer.lr=0.5'
     ])
     cfg = load_config(args, merge_train_args)
     assert (cfg.resume, cfg.load_from) == (True, 'a/b.pth')
@@ -252,8 +247,7 @@ def test_train_flags_merge(train_parser):
     assert cfg.auto_scale_lr.enable is True
     assert cfg.launcher == 'pytorch' and cfg.work_dir == 'wd'
     assert cfg.optim_wrapper.optimizer.lr == 0.5
-    auto = load_config(
-        train_parser.parse_args([str(CONFIG), '--resume']), merge_train_args)
+    auto = load_config(train_parser.parse_args([str(CONFIG), '--resume']), merge_train_args)
     assert (auto.resume, auto.load_from) == (True, None)
 
 
@@ -261,8 +255,7 @@ def test_amp_config_on_cuda(train_parser, monkeypatch):
     """What --amp writes into the config (the device check is skipped)."""
     from dbot_mm.utils.launch import merge_train_args
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
-    cfg = load_config(
-        train_parser.parse_args([str(CONFIG), '--amp']), merge_train_args)
+    cfg = load_config(train_parser.parse_args([str(CONFIG), '--amp']), merge_train_args)
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
     assert cfg.optim_wrapper.loss_scale == 'dynamic'
     assert cfg.env_cfg.dist_cfg.backend == 'nccl'
@@ -281,25 +274,26 @@ def test_show_dir_per_scope(test_parser):
     from mmengine.config import Config
 
     from dbot_mm.utils.launch import _enable_visualization, merge_test_args
-    args = test_parser.parse_args(
-        [str(CONFIG), 'x.pth', '--show-dir', 'vis'])
+    args = test_parser.parse_args([str(CONFIG), 'x.pth', '--show-dir', 'vis'])
     cfg = load_config(args, merge_test_args)
     assert cfg.load_from == 'x.pth'
     assert cfg.default_hooks.visualization.enable is True
     assert cfg.default_hooks.visualization.out_dir == 'vis'
 
-    det = Config(dict(
-        default_scope='mmdet',
-        default_hooks=dict(visualization=dict(type='DetVisualizationHook')),
-        visualizer=dict(type='DetLocalVisualizer')))
+    det = Config(
+        dict(
+            default_scope='mmdet',
+            default_hooks=dict(visualization=dict(type='DetVisualizationHook')),
+            visualizer=dict(type='DetLocalVisualizer')))
     _enable_visualization(det, 'vis')
     assert det.default_hooks.visualization.draw is True
     assert det.default_hooks.visualization.test_out_dir == 'vis'
 
-    seg = Config(dict(
-        default_scope='mmseg',
-        default_hooks=dict(visualization=dict(type='SegVisualizationHook')),
-        visualizer=dict(type='SegLocalVisualizer')))
+    seg = Config(
+        dict(
+            default_scope='mmseg',
+            default_hooks=dict(visualization=dict(type='SegVisualizationHook')),
+            visualizer=dict(type='SegLocalVisualizer')))
     _enable_visualization(seg, 'vis')
     assert seg.default_hooks.visualization.draw is True
     assert seg.visualizer.save_dir == 'vis'

@@ -18,15 +18,16 @@ def parse_args(argv=None):
         description='Build benchmark tables from mmengine work dirs of dBOT pretraining and '
         'downstream (ImageNet / COCO / ADE20K) runs')
     parser.add_argument(
-        'work_dirs', nargs='+',
+        'work_dirs',
+        nargs='+',
         help='work dirs, or folders to scan for work dirs (e.g. work_dirs/)')
     parser.add_argument('--out', required=True, help='output folder for tables.md, CSV, PNG')
     parser.add_argument(
-        '--paper-results', default=None,
+        '--paper-results',
+        default=None,
         help='reference numbers (default: dbot_mm/reporting/paper_results.json)')
     parser.add_argument('--no-plots', action='store_true', help='skip the PNG plots')
-    parser.add_argument(
-        '--quiet', action='store_true', help='do not print the markdown on stdout')
+    parser.add_argument('--quiet', action='store_true', help='do not print the markdown on stdout')
     return parser.parse_args(argv)
 
 
@@ -41,8 +42,10 @@ def main(argv=None) -> int:
     written = write_outputs(tables, args.out, plots=not args.no_plots)
     if not args.quiet:
         print(render_markdown(tables), end='')
-    print(f'benchmark_tables: wrote {len(written)} files to {args.out} '
-          f'({len(tables.issues)} problem(s) reported above)', file=sys.stderr)
+    print(
+        f'benchmark_tables: wrote {len(written)} files to {args.out} '
+        f'({len(tables.issues)} problem(s) reported above)',
+        file=sys.stderr)
     return 0
 
 

@@ -13,14 +13,19 @@ from dbot_mm.testing import make_ade20k, make_coco, make_imagenet
 
 # 'small' = the library defaults (what the tests use); 'demo' = enough for the CPU demos to learn.
 SIZES = {
-    'small': dict(imagenet={}, coco={}, ade20k={}),
-    'demo': dict(
+    'small':
+    dict(imagenet={}, coco={}, ade20k={}),
+    'demo':
+    dict(
         imagenet=dict(num_classes=4, train_per_class=200, val_per_class=50, img_size=64),
         coco=dict(num_train=200, num_val=50, img_size=(96, 128)),
         ade20k=dict(num_train=200, num_val=50, img_size=128)),
 }
-MAKERS = {'imagenet': (make_imagenet, 'imagenet'), 'coco': (make_coco, 'coco'),
-          'ade20k': (make_ade20k, 'ade')}
+MAKERS = {
+    'imagenet': (make_imagenet, 'imagenet'),
+    'coco': (make_coco, 'coco'),
+    'ade20k': (make_ade20k, 'ade')
+}
 
 
 def parse_args(argv=None):
@@ -37,8 +42,8 @@ def main(argv=None):
     names = list(MAKERS) if args.dataset == 'all' else [args.dataset]
     for name in names:
         maker, folder = MAKERS[name]
-        summary = maker(osp.join(args.out, folder), seed=args.seed, verbose=True,
-                        **SIZES[args.size][name])
+        summary = maker(
+            osp.join(args.out, folder), seed=args.seed, verbose=True, **SIZES[args.size][name])
         counts = ', '.join(f'{k}={v}' for k, v in summary.items() if k.startswith('num_'))
         print(f'[{name}] {summary["data_root"]}: {counts}', flush=True)
 

@@ -26,8 +26,9 @@ def convert(checkpoint: str, out: str) -> dict:
 
     from dbot_mm.models.targets.clip_teacher import load_clip_visual_state_dict
     state = load_clip_visual_state_dict(checkpoint)
-    result = dict(state_dict=state, meta=dict(converted_from=osp.basename(checkpoint),
-                                              source='openai-clip-visual'))
+    result = dict(
+        state_dict=state,
+        meta=dict(converted_from=osp.basename(checkpoint), source='openai-clip-visual'))
     if osp.dirname(out):
         os.makedirs(osp.dirname(out), exist_ok=True)
     torch.save(result, out)

@@ -18,6 +18,11 @@ train_dataloader = dict(
     persistent_workers=True,
     pin_memory=True,
     drop_last=True,  # official main_pretrain.py DataLoader(drop_last=True)
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    # DefaultSampler + a seed per sample (dbot_mm/engine/data/seeded.py): the augmentation does not
+    # depend on the workers, so a resumed run continues bit-exactly
+    sampler=dict(type='SeededSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
-    dataset=dict(type=dataset_type, data_root=data_root, split='train', pipeline=train_pipeline))
+    dataset=dict(
+        type='SeededDataset',
+        dataset=dict(type=dataset_type, data_root=data_root, split='train',
+                     pipeline=train_pipeline)))

@@ -5,7 +5,8 @@
 # then cosine to min_lr 1e-6, per iteration, 100 epochs, AMP.
 optim_wrapper = dict(
     type='AmpOptimWrapper',
-    optimizer=dict(type='AdamW', lr=3e-4 * 1024 / 256, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05),
+    optimizer=dict(
+        type='AdamW', lr=3e-4 * 1024 / 256, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05),
     constructor='LayerDecayOptimWrapperConstructor',
     paramwise_cfg=dict(
         layer_decay_rate=0.65,

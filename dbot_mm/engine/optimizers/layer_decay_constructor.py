@@ -64,9 +64,13 @@ class LayerDecayOptimWrapperConstructor(LearningRateDecayOptimWrapperConstructor
             raise ValueError('LayerDecayOptimWrapperConstructor: the optimizer config needs an '
                              f'explicit lr and weight_decay, got {dict(self.optimizer_cfg)}')
 
-    def add_params(self, params: List[dict], module: nn.Module, prefix: str = '',
-                   get_layer_depth: Optional[Callable] = None, **kwargs) -> None:
+    def add_params(self,
+                   params: List[dict],
+                   module: nn.Module,
+                   prefix: str = '',
+                   get_layer_depth: Optional[Callable] = None,
+                   **kwargs) -> None:
         if get_layer_depth is None:  # the top-level call: the layer of 'backbone.*' parameters
-            get_layer_depth = partial(find_backbone(module).get_layer_depth,
-                                      prefix=BACKBONE_NAME + '.')
+            get_layer_depth = partial(
+                find_backbone(module).get_layer_depth, prefix=BACKBONE_NAME + '.')
         super().add_params(params, module, prefix, get_layer_depth=get_layer_depth, **kwargs)

@@ -203,8 +203,11 @@ class DBotViT(BaseModule):
         from ..utils.pretrained import load_backbone_checkpoint, pretrained_from_init_cfg
         pretrained = pretrained_from_init_cfg(self.init_cfg, type(self).__name__)
         if pretrained is not None:
-            load_backbone_checkpoint(self, pretrained.checkpoint, prefix=pretrained.prefix,
-                                     map_location=pretrained.map_location)
+            load_backbone_checkpoint(
+                self,
+                pretrained.checkpoint,
+                prefix=pretrained.prefix,
+                map_location=pretrained.map_location)
             self._is_init = True
             return
         super().init_weights()

@@ -43,8 +43,13 @@ class DBotDecoder(BaseModule):
             torch.zeros(1, num_patches + 1, decoder_embed_dims), requires_grad=False)
         dpr = torch.linspace(0, drop_path_rate, decoder_depth).tolist()
         self.decoder_blocks = nn.ModuleList([
-            Block(decoder_embed_dims, decoder_num_heads, mlp_ratio=mlp_ratio, qkv_bias=True,
-                  drop_path=dpr[i], norm_layer=norm_layer) for i in range(decoder_depth)
+            Block(
+                decoder_embed_dims,
+                decoder_num_heads,
+                mlp_ratio=mlp_ratio,
+                qkv_bias=True,
+                drop_path=dpr[i],
+                norm_layer=norm_layer) for i in range(decoder_depth)
         ])
         self.decoder_norm = norm_layer(decoder_embed_dims)
         self.decoder_pred = nn.Linear(decoder_embed_dims, target_dims)

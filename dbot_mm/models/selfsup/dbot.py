@@ -19,6 +19,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from ..utils.pretrained import pretrained_from_init_cfg
+from ..utils.teacher import check_token_grids, match_teacher_to_autocast
 
 
 def random_masking(batch_size: int, num_patches: int, mask_ratio: float,
@@ -34,25 +35,6 @@ def random_masking(batch_size: int, num_patches: int, mask_ratio: float,
     mask = torch.ones(batch_size, num_patches, device=device)
     mask[:, :len_keep] = 0
     return ids_shuffle[:, :len_keep], ids_restore, torch.gather(mask, 1, ids_restore)
-
-
-def check_token_grids(student: nn.Module, teacher: nn.Module,
-                      teacher_img_size: Optional[int] = None) -> None:
-    """The target has one teacher token per student token (CLS included), so both ViTs must cut
-    the image into the same grid (each pads its input to its patch size)."""
-    img_h, img_w = student.patch_embed.img_size
-    t_h, t_w = (teacher_img_size, ) * 2 if teacher_img_size else (img_h, img_w)
-
-    def grid(h, w, vit):
-        return math.ceil(h / vit.patch_size), math.ceil(w / vit.patch_size)
-
-    if grid(t_h, t_w, teacher) != grid(img_h, img_w, student):
-        raise ValueError(
-            "DBOT: the teacher's token grid {}x{} (patch_size {}, input {}x{}) differs from the "
-            "student's {}x{} (patch_size {}); set model.teacher.patch_size={} or "
-            'model.teacher_img_size'.format(*grid(t_h, t_w, teacher), teacher.patch_size, t_h,
-                                            t_w, *grid(img_h, img_w, student),
-                                            student.patch_size, student.patch_size))
 
 
 @MODELS.register_module()
@@ -71,13 +53,8 @@ class DBOT(BaseSelfSupervisor):
         mask_ratio: fraction of masked patches (0.75).
         num_masks: K independent masks of the student per teacher forward (our extension; 1 is
             the paper). The loss is the mean over the K masks.
-        amp_teacher_weights: under autocast (AMP), keep the frozen teacher's Linear / Conv2d
-            weights and biases in the autocast dtype. Autocast casts them to that dtype at every
-            forward anyway (same rounding), so the target is bit-identical, while the teacher's
-            weight memory halves and the per-step cast is gone. Checkpoints then hold these
-            teacher weights in fp16/bf16 (the same values the teacher computes with); the fp32
-            student of each stage is in its ``dbot_stage{k}_epoch_{N}.pth`` snapshot. No effect
-            without autocast.
+        amp_teacher_weights: under AMP, store the frozen teacher's Linear / Conv2d weights in the
+            autocast dtype (bit-identical target, half the memory; see docs/performance.md).
         teacher_img_size: resize (bicubic) the teacher's input to this side so that a teacher of
             another patch size has the student's token grid (e.g. a ViT-H/14 teacher at 196 px
             for a /16 student at 224, as the official CLIP-L/14 recipe's ``second_input_size``).
@@ -180,38 +157,17 @@ class DBOT(BaseSelfSupervisor):
     def extract_feat(self, inputs: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         return self.backbone(inputs)
 
-    @torch.no_grad()
-    def _match_teacher_to_autocast(self, device_type: str) -> None:
-        """Store the teacher's matmul weights in the autocast dtype (see ``amp_teacher_weights``).
-
-        Runs outside inference mode: the weights stay ordinary tensors that the bootstrap copy
-        and checkpoint loading update in place.
-        """
-        current = self.teacher.patch_embed.proj.weight.dtype
-        autocast = torch.is_autocast_enabled(device_type)
-        dtype = torch.get_autocast_dtype(device_type) if autocast else torch.float32
-        if current == dtype or (current == torch.float32 and not self.amp_teacher_weights):
-            return
-        if current != torch.float32:
-            raise RuntimeError(
-                f'DBOT: the teacher holds {current} weights (amp_teacher_weights under AMP) but '
-                f'this forward runs with {dtype if autocast else "no autocast"}; keep one AMP '
-                f'dtype for the whole run or set model.amp_teacher_weights=False')
-        for m in self.teacher.modules():
-            if isinstance(m, (nn.Linear, nn.Conv2d)):
-                m.to(dtype)
-
     def compute_target(self, inputs: torch.Tensor) -> torch.Tensor:
         """The teacher's tokens (B, 1 + L, C_t) on the full image (matmuls in the autocast dtype).
 
         Inference mode: no graph, no saved activations, no version counters. The result is an
         inference tensor; the loss normalises it (fp32) into an ordinary tensor before use.
         """
-        self._match_teacher_to_autocast(inputs.device.type)
+        match_teacher_to_autocast(self.teacher, inputs.device.type, self.amp_teacher_weights)
         with torch.inference_mode():
             if self.teacher_img_size:
-                inputs = F.interpolate(inputs, size=(self.teacher_img_size, ) * 2,
-                                       mode='bicubic', align_corners=False)
+                inputs = F.interpolate(
+                    inputs, size=(self.teacher_img_size, ) * 2, mode='bicubic', align_corners=False)
             return self.teacher.forward_target(inputs)
 
     def num_patches(self, inputs: torch.Tensor) -> int:

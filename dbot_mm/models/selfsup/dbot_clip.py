@@ -36,13 +36,20 @@ class DBOTCLIP(BaseSelfSupervisor):
         head: ``MIMHead`` with the loss (CosineSimilarityLoss, shift 1, scale 1).
     """
 
-    def __init__(self, backbone: dict, teacher: dict, head: dict,
-                 data_preprocessor: dict = None, init_cfg: dict = None):
-        super().__init__(backbone=backbone, head=head, data_preprocessor=data_preprocessor,
-                         init_cfg=init_cfg)
+    def __init__(self,
+                 backbone: dict,
+                 teacher: dict,
+                 head: dict,
+                 data_preprocessor: dict = None,
+                 init_cfg: dict = None):
+        super().__init__(
+            backbone=backbone, head=head, data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         prep = self.data_preprocessor
-        self.teacher = MODELS.build(dict(teacher, input_mean=prep.mean.flatten().tolist(),
-                                         input_std=prep.std.flatten().tolist()))
+        self.teacher = MODELS.build(
+            dict(
+                teacher,
+                input_mean=prep.mean.flatten().tolist(),
+                input_std=prep.std.flatten().tolist()))
         student_grid = tuple(self.backbone.grid_size)
         side = self.teacher.input_size or student_grid[0] * self.backbone.patch_size
         teacher_grid = (side // self.teacher.patch_size, ) * 2

@@ -56,9 +56,13 @@ def load_clip_visual_state_dict(path: str) -> Dict[str, torch.Tensor]:
 def build_clip_visual(width: int, layers: int, patch_size: int, grid: int,
                       output_dim: int) -> VisionTransformer:
     """mmpretrain's CLIP ViT with OpenAI's head count (width // 64, clip/model.py)."""
-    return VisionTransformer(input_resolution=grid * patch_size, patch_size=patch_size,
-                             width=width, layers=layers, heads=width // 64,
-                             output_dim=output_dim)
+    return VisionTransformer(
+        input_resolution=grid * patch_size,
+        patch_size=patch_size,
+        width=width,
+        layers=layers,
+        heads=width // 64,
+        output_dim=output_dim)
 
 
 @MODELS.register_module()
@@ -74,34 +78,37 @@ class CLIPTeacher(nn.Module):
             data preprocessor, 0-255 scale); they are undone before CLIP's own normalisation.
     """
 
-    def __init__(self, checkpoint: str, input_size: Optional[int] = None,
+    def __init__(self,
+                 checkpoint: str,
+                 input_size: Optional[int] = None,
                  input_mean: Sequence[float] = (123.675, 116.28, 103.53),
                  input_std: Sequence[float] = (58.395, 57.12, 57.375)):
         super().__init__()
         state = load_clip_visual_state_dict(checkpoint)
         width, _, patch, _ = state['conv1.weight'].shape
         layers = len({k.split('.')[2] for k in state if k.startswith('transformer.resblocks.')})
-        grid = round((state['positional_embedding'].shape[0] - 1) ** 0.5)
+        grid = round((state['positional_embedding'].shape[0] - 1)**0.5)
         self.patch_size = patch
         self.input_size = input_size
         self.embed_dims = state['proj'].shape[1]
         new_grid = input_size // patch if input_size else grid
         if new_grid != grid:
-            pos = resample_abs_pos_embed(state['positional_embedding'][None], (new_grid, new_grid),
-                                         num_prefix_tokens=1, antialias=False)
+            pos = resample_abs_pos_embed(
+                state['positional_embedding'][None], (new_grid, new_grid),
+                num_prefix_tokens=1,
+                antialias=False)
             state['positional_embedding'] = pos[0]
         self.visual = build_clip_visual(width, layers, patch, new_grid, self.embed_dims)
         self.visual.load_state_dict(state, strict=True)
         self.requires_grad_(False)
         self.eval()
-        self.register_buffer('in_mean', torch.tensor(input_mean).view(1, 3, 1, 1) / 255,
-                             persistent=False)
-        self.register_buffer('in_std', torch.tensor(input_std).view(1, 3, 1, 1) / 255,
-                             persistent=False)
-        self.register_buffer('clip_mean', torch.tensor(CLIP_MEAN).view(1, 3, 1, 1),
-                             persistent=False)
-        self.register_buffer('clip_std', torch.tensor(CLIP_STD).view(1, 3, 1, 1),
-                             persistent=False)
+        self.register_buffer(
+            'in_mean', torch.tensor(input_mean).view(1, 3, 1, 1) / 255, persistent=False)
+        self.register_buffer(
+            'in_std', torch.tensor(input_std).view(1, 3, 1, 1) / 255, persistent=False)
+        self.register_buffer(
+            'clip_mean', torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer('clip_std', torch.tensor(CLIP_STD).view(1, 3, 1, 1), persistent=False)
 
     def train(self, mode: bool = True) -> 'CLIPTeacher':
         return super().train(False)  # frozen: always eval
@@ -110,8 +117,9 @@ class CLIPTeacher(nn.Module):
         """Student input -> RGB in [0, 1] (resized to ``input_size``) -> CLIP normalisation."""
         x = x * self.in_std + self.in_mean
         if self.input_size and x.shape[-1] != self.input_size:
-            x = F.interpolate(x, size=(self.input_size, self.input_size), mode='bicubic',
-                              align_corners=False).clamp(0, 1)
+            x = F.interpolate(
+                x, size=(self.input_size, self.input_size), mode='bicubic',
+                align_corners=False).clamp(0, 1)
         return (x - self.clip_mean) / self.clip_std
 
     @torch.no_grad()

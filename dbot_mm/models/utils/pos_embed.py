@@ -16,14 +16,15 @@ def _sincos_1d(dim: int, pos: torch.Tensor) -> torch.Tensor:
     return torch.cat([torch.sin(out), torch.cos(out)], dim=1)
 
 
-def get_2d_sincos_pos_embed(embed_dims: int, grid_size: Tuple[int, int],
+def get_2d_sincos_pos_embed(embed_dims: int,
+                            grid_size: Tuple[int, int],
                             cls_token: bool = False) -> torch.Tensor:
     """(H*W [+1], D) float32 embedding; the CLS slot (0) is all zeros."""
     if embed_dims % 4:
         raise ValueError(f'sin-cos position embedding needs embed_dims % 4 == 0, got {embed_dims}')
     h, w = grid_size
-    grid_h, grid_w = torch.meshgrid(torch.arange(h, dtype=torch.float64),
-                                    torch.arange(w, dtype=torch.float64), indexing='ij')
+    grid_h, grid_w = torch.meshgrid(
+        torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing='ij')
     emb = torch.cat([_sincos_1d(embed_dims // 2, grid_w), _sincos_1d(embed_dims // 2, grid_h)], 1)
     if cls_token:
         emb = torch.cat([torch.zeros(1, embed_dims, dtype=emb.dtype), emb], dim=0)

@@ -23,8 +23,12 @@ BASE_WD = 0.05
 EMBED = 32
 PRETRAIN_CFG = Path(__file__).resolve().parents[3] / 'configs/pretrain/dbot_vit-tiny_demo.py'
 # what the fine-tuning schedules in configs/_base_/schedules/ put next to layer_decay_rate
-NO_DECAY = dict(flat_decay_mult=0., custom_keys={
-    k: dict(decay_mult=0.) for k in ('pos_embed', 'cls_token', 'relative_position_bias_table')})
+NO_DECAY = dict(
+    flat_decay_mult=0.,
+    custom_keys={
+        k: dict(decay_mult=0.)
+        for k in ('pos_embed', 'cls_token', 'relative_position_bias_table')
+    })
 
 
 def optim_cfg(rate, **paramwise):
@@ -36,8 +40,14 @@ def optim_cfg(rate, **paramwise):
 
 
 def vit_cfg(depth=2, **kwargs):
-    cfg = dict(type='mmpretrain.DBotViT', arch='tiny', embed_dims=EMBED, depth=depth,
-               num_heads=2, img_size=32, patch_size=8)
+    cfg = dict(
+        type='mmpretrain.DBotViT',
+        arch='tiny',
+        embed_dims=EMBED,
+        depth=depth,
+        num_heads=2,
+        img_size=32,
+        patch_size=8)
     cfg.update(kwargs)
     return cfg
 
@@ -53,8 +63,9 @@ def build_optim_in_scope(scope, model, cfg):
 
 
 def group_of(optim_wrapper, param):
-    found = [g for g in optim_wrapper.optimizer.param_groups
-             if any(p is param for p in g['params'])]
+    found = [
+        g for g in optim_wrapper.optimizer.param_groups if any(p is param for p in g['params'])
+    ]
     assert len(found) <= 1, 'a parameter is in several groups'
     return found[0] if found else None
 
@@ -77,43 +88,52 @@ def check_params(optim_wrapper, model, expected):
 # --------------------------------------------------------------------------- classifier
 def build_classifier(backbone=None):
     from mmpretrain.registry import MODELS
-    return build_in_scope('mmpretrain', MODELS, dict(
-        type='ImageClassifier',
-        backbone=backbone or vit_cfg(out_type='avg_featmap', freeze_pos_embed=False),
-        neck=None,
-        head=dict(type='LinearClsHead', num_classes=5, in_channels=EMBED,
-                  loss=dict(type='CrossEntropyLoss'))))
+    return build_in_scope(
+        'mmpretrain', MODELS,
+        dict(
+            type='ImageClassifier',
+            backbone=backbone or vit_cfg(out_type='avg_featmap', freeze_pos_embed=False),
+            neck=None,
+            head=dict(
+                type='LinearClsHead',
+                num_classes=5,
+                in_channels=EMBED,
+                loss=dict(type='CrossEntropyLoss'))))
 
 
 def test_classifier_layer_decay():
     model = build_classifier()
     ow = build_optim_in_scope('mmpretrain', model, optim_cfg(0.5, **NO_DECAY))
     # depth 2 -> 4 layers: embeddings 0.5**3, block 0 0.5**2, block 1 0.5, rest 1
-    check_params(ow, model, {
-        'backbone.cls_token': (BASE_LR * 0.125, 0.),
-        'backbone.pos_embed': (BASE_LR * 0.125, 0.),
-        'backbone.patch_embed.proj.weight': (BASE_LR * 0.125, BASE_WD),
-        'backbone.patch_embed.proj.bias': (BASE_LR * 0.125, 0.),
-        'backbone.blocks.0.attn.qkv.weight': (BASE_LR * 0.25, BASE_WD),
-        'backbone.blocks.0.norm2.weight': (BASE_LR * 0.25, 0.),
-        'backbone.blocks.1.norm1.bias': (BASE_LR * 0.5, 0.),
-        'backbone.blocks.1.mlp.fc2.weight': (BASE_LR * 0.5, BASE_WD),
-        'backbone.fc_norm.weight': (BASE_LR, 0.),
-        'head.fc.weight': (BASE_LR, BASE_WD),
-        'head.fc.bias': (BASE_LR, 0.),
-    })
+    check_params(
+        ow, model, {
+            'backbone.cls_token': (BASE_LR * 0.125, 0.),
+            'backbone.pos_embed': (BASE_LR * 0.125, 0.),
+            'backbone.patch_embed.proj.weight': (BASE_LR * 0.125, BASE_WD),
+            'backbone.patch_embed.proj.bias': (BASE_LR * 0.125, 0.),
+            'backbone.blocks.0.attn.qkv.weight': (BASE_LR * 0.25, BASE_WD),
+            'backbone.blocks.0.norm2.weight': (BASE_LR * 0.25, 0.),
+            'backbone.blocks.1.norm1.bias': (BASE_LR * 0.5, 0.),
+            'backbone.blocks.1.mlp.fc2.weight': (BASE_LR * 0.5, BASE_WD),
+            'backbone.fc_norm.weight': (BASE_LR, 0.),
+            'head.fc.weight': (BASE_LR, BASE_WD),
+            'head.fc.bias': (BASE_LR, 0.),
+        })
 
 
 def test_frozen_pos_embed_left_out_and_rate_one():
     model = build_classifier(vit_cfg(out_type='cls_token'))  # freeze_pos_embed=True default
     ow = build_optim_in_scope('mmpretrain', model, optim_cfg(1.0, flat_decay_mult=0.))
     assert group_of(ow, model.backbone.pos_embed) is None
-    check_params(ow, model, {
-        'backbone.cls_token': (BASE_LR, BASE_WD),  # no custom_keys: only 1-D params exempt
-        'backbone.blocks.0.attn.qkv.weight': (BASE_LR, BASE_WD),
-        'backbone.blocks.1.norm1.bias': (BASE_LR, 0.),
-        'head.fc.weight': (BASE_LR, BASE_WD),
-    })
+    check_params(
+        ow,
+        model,
+        {
+            'backbone.cls_token': (BASE_LR, BASE_WD),  # no custom_keys: only 1-D params exempt
+            'backbone.blocks.0.attn.qkv.weight': (BASE_LR, BASE_WD),
+            'backbone.blocks.1.norm1.bias': (BASE_LR, 0.),
+            'head.fc.weight': (BASE_LR, BASE_WD),
+        })
 
 
 def test_lr_scheduler_keeps_layer_ratios():
@@ -129,26 +149,42 @@ def test_lr_scheduler_keeps_layer_ratios():
 # ----------------------------------------------------------------------------- detector
 def mask_rcnn_cfg(depth=4):
     out = 16
-    bbox_coder = dict(type='DeltaXYWHBBoxCoder', target_means=[0.] * 4,
-                      target_stds=[0.1, 0.1, 0.2, 0.2])
+    bbox_coder = dict(
+        type='DeltaXYWHBBoxCoder', target_means=[0.] * 4, target_stds=[0.1, 0.1, 0.2, 0.2])
     return dict(
         type='MaskRCNN',
-        data_preprocessor=dict(type='DetDataPreprocessor', mean=[123.675, 116.28, 103.53],
-                               std=[58.395, 57.12, 57.375], bgr_to_rgb=True, pad_mask=True,
-                               pad_size_divisor=32),
-        backbone=vit_cfg(depth=depth, img_size=64, out_type='featmap',
-                         out_indices=(0, 1, 2, 3), freeze_pos_embed=False, drop_path_rate=0.1),
+        data_preprocessor=dict(
+            type='DetDataPreprocessor',
+            mean=[123.675, 116.28, 103.53],
+            std=[58.395, 57.12, 57.375],
+            bgr_to_rgb=True,
+            pad_mask=True,
+            pad_size_divisor=32),
+        backbone=vit_cfg(
+            depth=depth,
+            img_size=64,
+            out_type='featmap',
+            out_indices=(0, 1, 2, 3),
+            freeze_pos_embed=False,
+            drop_path_rate=0.1),
         neck=[
-            dict(type='mmseg.Feature2Pyramid', embed_dim=EMBED, rescales=[4, 2, 1, 0.5],
-                 norm_cfg=dict(type='BN', requires_grad=True)),
+            dict(
+                type='mmseg.Feature2Pyramid',
+                embed_dim=EMBED,
+                rescales=[4, 2, 1, 0.5],
+                norm_cfg=dict(type='BN', requires_grad=True)),
             dict(type='FPN', in_channels=[EMBED] * 4, out_channels=out, num_outs=5),
         ],
         rpn_head=dict(
-            type='RPNHead', in_channels=out, feat_channels=out,
-            anchor_generator=dict(type='AnchorGenerator', scales=[8], ratios=[0.5, 1.0, 2.0],
-                                  strides=[4, 8, 16, 32, 64]),
-            bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0.] * 4,
-                            target_stds=[1.] * 4),
+            type='RPNHead',
+            in_channels=out,
+            feat_channels=out,
+            anchor_generator=dict(
+                type='AnchorGenerator',
+                scales=[8],
+                ratios=[0.5, 1.0, 2.0],
+                strides=[4, 8, 16, 32, 64]),
+            bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0.] * 4, target_stds=[1.] * 4),
             loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0),
             loss_bbox=dict(type='L1Loss', loss_weight=1.0)),
         roi_head=dict(
@@ -156,41 +192,81 @@ def mask_rcnn_cfg(depth=4):
             bbox_roi_extractor=dict(
                 type='SingleRoIExtractor',
                 roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=0),
-                out_channels=out, featmap_strides=[4, 8, 16, 32]),
+                out_channels=out,
+                featmap_strides=[4, 8, 16, 32]),
             bbox_head=dict(
-                type='Shared2FCBBoxHead', in_channels=out, fc_out_channels=32,
-                roi_feat_size=7, num_classes=3, bbox_coder=bbox_coder,
+                type='Shared2FCBBoxHead',
+                in_channels=out,
+                fc_out_channels=32,
+                roi_feat_size=7,
+                num_classes=3,
+                bbox_coder=bbox_coder,
                 reg_class_agnostic=False,
                 loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
                 loss_bbox=dict(type='L1Loss', loss_weight=1.0)),
             mask_roi_extractor=dict(
                 type='SingleRoIExtractor',
                 roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=0),
-                out_channels=out, featmap_strides=[4, 8, 16, 32]),
+                out_channels=out,
+                featmap_strides=[4, 8, 16, 32]),
             mask_head=dict(
-                type='FCNMaskHead', num_convs=1, in_channels=out, conv_out_channels=out,
+                type='FCNMaskHead',
+                num_convs=1,
+                in_channels=out,
+                conv_out_channels=out,
                 num_classes=3,
                 loss_mask=dict(type='CrossEntropyLoss', use_mask=True, loss_weight=1.0))),
         train_cfg=dict(
             rpn=dict(
-                assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.7, neg_iou_thr=0.3,
-                              min_pos_iou=0.3, match_low_quality=True, ignore_iof_thr=-1),
-                sampler=dict(type='RandomSampler', num=64, pos_fraction=0.5,
-                             neg_pos_ub=-1, add_gt_as_proposals=False),
-                allowed_border=-1, pos_weight=-1, debug=False),
-            rpn_proposal=dict(nms_pre=200, max_per_img=100,
-                              nms=dict(type='nms', iou_threshold=0.7), min_bbox_size=0),
+                assigner=dict(
+                    type='MaxIoUAssigner',
+                    pos_iou_thr=0.7,
+                    neg_iou_thr=0.3,
+                    min_pos_iou=0.3,
+                    match_low_quality=True,
+                    ignore_iof_thr=-1),
+                sampler=dict(
+                    type='RandomSampler',
+                    num=64,
+                    pos_fraction=0.5,
+                    neg_pos_ub=-1,
+                    add_gt_as_proposals=False),
+                allowed_border=-1,
+                pos_weight=-1,
+                debug=False),
+            rpn_proposal=dict(
+                nms_pre=200,
+                max_per_img=100,
+                nms=dict(type='nms', iou_threshold=0.7),
+                min_bbox_size=0),
             rcnn=dict(
-                assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5, neg_iou_thr=0.5,
-                              min_pos_iou=0.5, match_low_quality=True, ignore_iof_thr=-1),
-                sampler=dict(type='RandomSampler', num=64, pos_fraction=0.25,
-                             neg_pos_ub=-1, add_gt_as_proposals=True),
-                mask_size=28, pos_weight=-1, debug=False)),
+                assigner=dict(
+                    type='MaxIoUAssigner',
+                    pos_iou_thr=0.5,
+                    neg_iou_thr=0.5,
+                    min_pos_iou=0.5,
+                    match_low_quality=True,
+                    ignore_iof_thr=-1),
+                sampler=dict(
+                    type='RandomSampler',
+                    num=64,
+                    pos_fraction=0.25,
+                    neg_pos_ub=-1,
+                    add_gt_as_proposals=True),
+                mask_size=28,
+                pos_weight=-1,
+                debug=False)),
         test_cfg=dict(
-            rpn=dict(nms_pre=200, max_per_img=100, nms=dict(type='nms', iou_threshold=0.7),
-                     min_bbox_size=0),
-            rcnn=dict(score_thr=0.05, nms=dict(type='nms', iou_threshold=0.5),
-                      max_per_img=10, mask_thr_binary=0.5)))
+            rpn=dict(
+                nms_pre=200,
+                max_per_img=100,
+                nms=dict(type='nms', iou_threshold=0.7),
+                min_bbox_size=0),
+            rcnn=dict(
+                score_thr=0.05,
+                nms=dict(type='nms', iou_threshold=0.5),
+                max_per_img=10,
+                mask_thr_binary=0.5)))
 
 
 def test_mask_rcnn_layer_decay():
@@ -199,20 +275,21 @@ def test_mask_rcnn_layer_decay():
     assert type(model).__name__ == 'MaskRCNN' and not hasattr(model, 'get_layer_depth')
     ow = build_optim_in_scope('mmdet', model, optim_cfg(0.75, **NO_DECAY))
     # depth 4 -> 6 layers: lr scale 0.75 ** (5 - layer_id)
-    check_params(ow, model, {
-        'backbone.cls_token': (BASE_LR * 0.75 ** 5, 0.),
-        'backbone.pos_embed': (BASE_LR * 0.75 ** 5, 0.),
-        'backbone.blocks.0.attn.qkv.weight': (BASE_LR * 0.75 ** 4, BASE_WD),
-        'backbone.blocks.1.norm1.bias': (BASE_LR * 0.75 ** 3, 0.),
-        'backbone.blocks.3.attn.proj.weight': (BASE_LR * 0.75, BASE_WD),
-        'backbone.norm.weight': (BASE_LR, 0.),
-        'neck.0.upsample_4x.0.weight': (BASE_LR, BASE_WD),
-        'neck.1.lateral_convs.0.conv.weight': (BASE_LR, BASE_WD),
-        'rpn_head.rpn_conv.weight': (BASE_LR, BASE_WD),
-        'roi_head.bbox_head.fc_cls.weight': (BASE_LR, BASE_WD),
-        'roi_head.bbox_head.fc_cls.bias': (BASE_LR, 0.),
-        'roi_head.mask_head.conv_logits.weight': (BASE_LR, BASE_WD),
-    })
+    check_params(
+        ow, model, {
+            'backbone.cls_token': (BASE_LR * 0.75**5, 0.),
+            'backbone.pos_embed': (BASE_LR * 0.75**5, 0.),
+            'backbone.blocks.0.attn.qkv.weight': (BASE_LR * 0.75**4, BASE_WD),
+            'backbone.blocks.1.norm1.bias': (BASE_LR * 0.75**3, 0.),
+            'backbone.blocks.3.attn.proj.weight': (BASE_LR * 0.75, BASE_WD),
+            'backbone.norm.weight': (BASE_LR, 0.),
+            'neck.0.upsample_4x.0.weight': (BASE_LR, BASE_WD),
+            'neck.1.lateral_convs.0.conv.weight': (BASE_LR, BASE_WD),
+            'rpn_head.rpn_conv.weight': (BASE_LR, BASE_WD),
+            'roi_head.bbox_head.fc_cls.weight': (BASE_LR, BASE_WD),
+            'roi_head.bbox_head.fc_cls.bias': (BASE_LR, 0.),
+            'roi_head.mask_head.conv_logits.weight': (BASE_LR, BASE_WD),
+        })
 
 
 # ---------------------------------------------------------------------------- segmentor
@@ -220,22 +297,45 @@ def upernet_cfg(depth=4):
     norm_cfg = dict(type='BN', requires_grad=True)
     return dict(
         type='EncoderDecoder',
-        data_preprocessor=dict(type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53],
-                               std=[58.395, 57.12, 57.375], bgr_to_rgb=True, pad_val=0,
-                               seg_pad_val=255, size=(64, 64)),
-        backbone=vit_cfg(depth=depth, img_size=64, out_type='featmap', out_indices=(0, 1, 2, 3),
-                         freeze_pos_embed=False, use_rel_pos_bias=True,
-                         layer_scale_init_value=1.0),
-        neck=dict(type='Feature2Pyramid', embed_dim=EMBED, rescales=[4, 2, 1, 0.5],
-                  norm_cfg=norm_cfg),
+        data_preprocessor=dict(
+            type='SegDataPreProcessor',
+            mean=[123.675, 116.28, 103.53],
+            std=[58.395, 57.12, 57.375],
+            bgr_to_rgb=True,
+            pad_val=0,
+            seg_pad_val=255,
+            size=(64, 64)),
+        backbone=vit_cfg(
+            depth=depth,
+            img_size=64,
+            out_type='featmap',
+            out_indices=(0, 1, 2, 3),
+            freeze_pos_embed=False,
+            use_rel_pos_bias=True,
+            layer_scale_init_value=1.0),
+        neck=dict(
+            type='Feature2Pyramid', embed_dim=EMBED, rescales=[4, 2, 1, 0.5], norm_cfg=norm_cfg),
         decode_head=dict(
-            type='UPerHead', in_channels=[EMBED] * 4, in_index=[0, 1, 2, 3],
-            pool_scales=(1, 2, 3, 6), channels=16, dropout_ratio=0.1, num_classes=4,
-            norm_cfg=norm_cfg, align_corners=False,
+            type='UPerHead',
+            in_channels=[EMBED] * 4,
+            in_index=[0, 1, 2, 3],
+            pool_scales=(1, 2, 3, 6),
+            channels=16,
+            dropout_ratio=0.1,
+            num_classes=4,
+            norm_cfg=norm_cfg,
+            align_corners=False,
             loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
         auxiliary_head=dict(
-            type='FCNHead', in_channels=EMBED, in_index=2, channels=16, num_convs=1,
-            concat_input=False, dropout_ratio=0.1, num_classes=4, norm_cfg=norm_cfg,
+            type='FCNHead',
+            in_channels=EMBED,
+            in_index=2,
+            channels=16,
+            num_convs=1,
+            concat_input=False,
+            dropout_ratio=0.1,
+            num_classes=4,
+            norm_cfg=norm_cfg,
             align_corners=False,
             loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)),
         train_cfg=dict(),
@@ -247,31 +347,44 @@ def test_upernet_layer_decay():
     model = build_in_scope('mmseg', MODELS, upernet_cfg(depth=4))
     assert type(model).__name__ == 'EncoderDecoder' and not hasattr(model, 'get_layer_depth')
     ow = build_optim_in_scope('mmseg', model, optim_cfg(0.65, **NO_DECAY))
-    check_params(ow, model, {
-        'backbone.cls_token': (BASE_LR * 0.65 ** 5, 0.),
-        'backbone.patch_embed.proj.weight': (BASE_LR * 0.65 ** 5, BASE_WD),
-        'backbone.blocks.0.attn.qkv.weight': (BASE_LR * 0.65 ** 4, BASE_WD),
-        # 2-D, but exempt by name
-        'backbone.blocks.0.rel_pos_bias.relative_position_bias_table':
-            (BASE_LR * 0.65 ** 4, 0.),
-        'backbone.blocks.1.norm1.bias': (BASE_LR * 0.65 ** 3, 0.),
-        'backbone.blocks.2.ls1.gamma': (BASE_LR * 0.65 ** 2, 0.),
-        'neck.upsample_4x.0.weight': (BASE_LR, BASE_WD),
-        'decode_head.conv_seg.weight': (BASE_LR, BASE_WD),
-        'decode_head.bottleneck.conv.weight': (BASE_LR, BASE_WD),
-        'auxiliary_head.conv_seg.bias': (BASE_LR, 0.),
-    })
+    check_params(
+        ow,
+        model,
+        {
+            'backbone.cls_token': (BASE_LR * 0.65**5, 0.),
+            'backbone.patch_embed.proj.weight': (BASE_LR * 0.65**5, BASE_WD),
+            'backbone.blocks.0.attn.qkv.weight': (BASE_LR * 0.65**4, BASE_WD),
+            # 2-D, but exempt by name
+            'backbone.blocks.0.rel_pos_bias.relative_position_bias_table': (BASE_LR * 0.65**4, 0.),
+            'backbone.blocks.1.norm1.bias': (BASE_LR * 0.65**3, 0.),
+            'backbone.blocks.2.ls1.gamma': (BASE_LR * 0.65**2, 0.),
+            'neck.upsample_4x.0.weight': (BASE_LR, BASE_WD),
+            'decode_head.conv_seg.weight': (BASE_LR, BASE_WD),
+            'decode_head.bottleneck.conv.weight': (BASE_LR, BASE_WD),
+            'auxiliary_head.conv_seg.bias': (BASE_LR, 0.),
+        })
 
 
 # ------------------------------------------------------------------------ dBOT pretraining
 def build_dbot():
     from mmpretrain.registry import MODELS
-    vit = dict(type='DBotViT', arch='tiny', embed_dims=EMBED, depth=2, num_heads=2, img_size=32,
-               patch_size=8)
-    return build_in_scope('mmpretrain', MODELS, dict(
-        type='DBOT', backbone=vit, teacher=vit, head=dict(type='DBotHead'),
-        neck=dict(type='DBotDecoder', decoder_embed_dims=16, decoder_depth=1,
-                  decoder_num_heads=2)))
+    vit = dict(
+        type='DBotViT',
+        arch='tiny',
+        embed_dims=EMBED,
+        depth=2,
+        num_heads=2,
+        img_size=32,
+        patch_size=8)
+    return build_in_scope(
+        'mmpretrain', MODELS,
+        dict(
+            type='DBOT',
+            backbone=vit,
+            teacher=vit,
+            head=dict(type='DBotHead'),
+            neck=dict(
+                type='DBotDecoder', decoder_embed_dims=16, decoder_depth=1, decoder_num_heads=2)))
 
 
 def test_pretraining_optimizer_of_the_config():
@@ -299,20 +412,24 @@ def test_pretraining_optimizer_of_the_config():
 def test_layer_decay_on_dbot_without_paramwise_cfg_leaves_teacher_out():
     """An empty paramwise_cfg would make mmengine put model.parameters() into one group."""
     model = build_dbot()
-    ow = build_optim_in_scope('mmpretrain', model, dict(
-        optimizer=dict(type='AdamW', lr=BASE_LR, weight_decay=BASE_WD),
-        constructor='LayerDecayOptimWrapperConstructor'))
-    check_params(ow, model, {'neck.mask_token': (BASE_LR, BASE_WD),
-                             'neck.decoder_embed.bias': (BASE_LR, BASE_WD)})
+    ow = build_optim_in_scope(
+        'mmpretrain', model,
+        dict(
+            optimizer=dict(type='AdamW', lr=BASE_LR, weight_decay=BASE_WD),
+            constructor='LayerDecayOptimWrapperConstructor'))
+    check_params(ow, model, {
+        'neck.mask_token': (BASE_LR, BASE_WD),
+        'neck.decoder_embed.bias': (BASE_LR, BASE_WD)
+    })
 
 
 # ------------------------------------------------------------------- registry and errors
 @pytest.mark.parametrize('scope', [None, 'mmengine', 'mmpretrain', 'mmdet', 'mmseg'])
 def test_found_under_every_default_scope(scope):
-    cfg = dict(type='LayerDecayOptimWrapperConstructor',
-               optim_wrapper_cfg=dict(optimizer=dict(type='AdamW', lr=BASE_LR,
-                                                     weight_decay=BASE_WD)),
-               paramwise_cfg=dict(layer_decay_rate=0.5))
+    cfg = dict(
+        type='LayerDecayOptimWrapperConstructor',
+        optim_wrapper_cfg=dict(optimizer=dict(type='AdamW', lr=BASE_LR, weight_decay=BASE_WD)),
+        paramwise_cfg=dict(layer_decay_rate=0.5))
     if scope is None:
         constructor = ROOT_CONSTRUCTORS.build(cfg)
     else:
@@ -321,9 +438,12 @@ def test_found_under_every_default_scope(scope):
 
 
 def test_model_without_dbot_backbone_is_one_line_error():
-    model = build_classifier(dict(type='VisionTransformer', arch=dict(
-        embed_dims=EMBED, num_layers=2, num_heads=2, feedforward_channels=64),
-        img_size=32, patch_size=8))
+    model = build_classifier(
+        dict(
+            type='VisionTransformer',
+            arch=dict(embed_dims=EMBED, num_layers=2, num_heads=2, feedforward_channels=64),
+            img_size=32,
+            patch_size=8))
     with pytest.raises(TypeError) as info:
         build_optim_in_scope('mmpretrain', model, optim_cfg(0.5))
     message = str(info.value)
@@ -345,8 +465,9 @@ def test_bad_paramwise_cfg_is_one_line_error(paramwise, match):
     assert '\n' not in str(info.value)
 
 
-@pytest.mark.parametrize('optimizer', [dict(type='AdamW', lr=BASE_LR),
-                                       dict(type='AdamW', weight_decay=BASE_WD)])
+@pytest.mark.parametrize('optimizer',
+                         [dict(type='AdamW', lr=BASE_LR),
+                          dict(type='AdamW', weight_decay=BASE_WD)])
 def test_optimizer_without_lr_or_weight_decay_is_one_line_error(optimizer):
     cfg = optim_cfg(0.5)
     cfg['optimizer'] = optimizer

@@ -12,26 +12,33 @@ from dbot_mm.models import random_masking
 REPO = Path(__file__).resolve().parents[3]
 
 
-def tiny_dbot(teacher_depth=0, teacher_dims=32, num_masks=1, amp_teacher_weights=True,
+def tiny_dbot(teacher_depth=0,
+              teacher_dims=32,
+              num_masks=1,
+              amp_teacher_weights=True,
               **teacher_kw):
-    vit = dict(type='DBotViT', arch='tiny', embed_dims=32, num_heads=2, img_size=32,
-               patch_size=8)
-    return MODELS.build(dict(
-        type='DBOT', num_masks=num_masks, amp_teacher_weights=amp_teacher_weights,
-        backbone=dict(vit, depth=2, drop_path_rate=0.1),
-        neck=dict(type='DBotDecoder', decoder_embed_dims=32, decoder_depth=1,
-                  decoder_num_heads=2),
-        head=dict(type='DBotHead'),
-        teacher=dict(vit, depth=teacher_depth, embed_dims=teacher_dims, **teacher_kw)))
+    vit = dict(type='DBotViT', arch='tiny', embed_dims=32, num_heads=2, img_size=32, patch_size=8)
+    return MODELS.build(
+        dict(
+            type='DBOT',
+            num_masks=num_masks,
+            amp_teacher_weights=amp_teacher_weights,
+            backbone=dict(vit, depth=2, drop_path_rate=0.1),
+            neck=dict(
+                type='DBotDecoder', decoder_embed_dims=32, decoder_depth=1, decoder_num_heads=2),
+            head=dict(type='DBotHead'),
+            teacher=dict(vit, depth=teacher_depth, embed_dims=teacher_dims, **teacher_kw)))
 
 
 def test_teacher_frozen_not_in_optimizer_and_eval():
     model = tiny_dbot(teacher_depth=2)
     model.init_weights()
     assert all(not p.requires_grad for p in model.teacher.parameters())
-    optim = build_optim_wrapper(model, dict(
-        optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
-        paramwise_cfg=dict(flat_decay_mult=0.)))
+    optim = build_optim_wrapper(
+        model,
+        dict(
+            optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
+            paramwise_cfg=dict(flat_decay_mult=0.)))
     in_optim = {id(p) for g in optim.optimizer.param_groups for p in g['params']}
     assert not any(id(p) in in_optim for p in model.teacher.parameters())
     assert any(id(p) in in_optim for p in model.backbone.parameters())
@@ -64,7 +71,8 @@ def test_target_is_last_block_without_final_norm_incl_cls():
     assert target.shape == (2, 17, 32) and not target.requires_grad
     t = model.teacher
     tokens = torch.cat([(t.cls_token + t.pos_embed[:, :1]).expand(2, -1, -1),
-                        t.patch_embed(x).flatten(1, 2) + t.pos_embed[:, 1:]], dim=1)
+                        t.patch_embed(x).flatten(1, 2) + t.pos_embed[:, 1:]],
+                       dim=1)
     for blk in t.blocks:
         tokens = blk(tokens)
     assert torch.allclose(target, tokens, atol=1e-6)
@@ -139,8 +147,11 @@ def test_vit_b_forward_backward_at_224():
 
 
 def _matmul_weight_dtypes(module):
-    return {p.dtype for m in module.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))
-            for p in m.parameters(recurse=False)}
+    return {
+        p.dtype
+        for m in module.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))
+        for p in m.parameters(recurse=False)
+    }
 
 
 def test_amp_teacher_weights_give_a_bit_identical_target():

@@ -80,8 +80,8 @@ def test_config_mask_generator_masks_78_patches_in_blocks():
 
 def test_recipe_values():
     b, large = Config.fromfile(CFG_B), Config.fromfile(CFG_L)
-    assert b.model.head.loss == dict(type='CosineSimilarityLoss', shift_factor=1.0,
-                                     scale_factor=1.0)
+    assert b.model.head.loss == dict(
+        type='CosineSimilarityLoss', shift_factor=1.0, scale_factor=1.0)
     assert b.optim_wrapper.optimizer.lr == 3e-3 and b.auto_scale_lr.base_batch_size == 4096
     assert b.train_cfg.max_epochs == 1600 and b.model.backbone.drop_path_rate == 0.1
     assert b.model.backbone.use_rel_pos_bias and b.model.backbone.layer_scale_init_value == 0.1
@@ -107,8 +107,9 @@ def test_loss_is_one_minus_mean_cosine_on_masked_tokens(tiny_model):
     assert target.shape == (int(m.sum()), 48)
     torch.testing.assert_close(loss, 1 - cos.mean(), atol=1e-6, rtol=0)
     # CLS and visible tokens do not enter the loss
-    assert not torch.allclose(1 - F.cosine_similarity(
-        model.lm_head(model.forward_masked(inputs, m)), model.teacher(inputs), dim=-1).mean(),
+    assert not torch.allclose(
+        1 - F.cosine_similarity(
+            model.lm_head(model.forward_masked(inputs, m)), model.teacher(inputs), dim=-1).mean(),
         loss)
     model.train()
 

@@ -28,8 +28,8 @@ def test_distill_configs(name, student, teacher, patch, teacher_img):
     assert m.backbone.arch == student and m.backbone.patch_size == 16
     assert m.teacher.arch == teacher and m.teacher.patch_size == patch
     assert m.teacher.get('depth') is None  # the full trained teacher, not a stage-1 one
-    assert m.teacher.init_cfg == dict(type='Pretrained', checkpoint=cfg.teacher_checkpoint,
-                                      prefix='backbone.')
+    assert m.teacher.init_cfg == dict(
+        type='Pretrained', checkpoint=cfg.teacher_checkpoint, prefix='backbone.')
     # one teacher token per student token: 224 / 16 = teacher side / teacher patch
     assert (teacher_img or 224) // patch == 224 // 16
     assert m.type == 'DBOT'
@@ -64,7 +64,8 @@ def test_teacher_img_size_must_match_grids(teacher_file):
     cfg = Config.fromfile(TINY)
     cfg.model.teacher.init_cfg.checkpoint = teacher_file[0]
     cfg.model.teacher_img_size = 96
-    with pytest.raises(ValueError, match=r"teacher's token grid 6x6 .*differs from the student's 8x8"):
+    with pytest.raises(
+            ValueError, match=r"teacher's token grid 6x6 .*differs from the student's 8x8"):
         MODELS.build(cfg.model)
 
 
@@ -74,7 +75,7 @@ def test_tiny_distill_trains_with_external_teacher(tmp_path, teacher_file, image
     cfg = Config.fromfile(TINY)
     cfg.model.teacher.init_cfg.checkpoint = path
     cfg.work_dir = str(tmp_path)
-    cfg.train_dataloader.dataset.data_root = imagenet_root
+    cfg.train_dataloader.dataset.dataset.data_root = imagenet_root
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=2)
     cfg.randomness = dict(seed=0)
     runner = Runner.from_cfg(cfg)
