@@ -46,10 +46,15 @@ def test_recipe(name):
     assert sched.type == 'StageCosineLR' and sched.stage_epochs == [0, 800, 1600]
     assert sched.warmup_epochs == 40 and sched.eta_min == 0
     assert sched.by_epoch and sched.convert_to_iter_based
-    crop = [t for t in cfg.train_dataloader.dataset.pipeline if t.type == 'RandomResizedCrop'][0]
+    loader = cfg.train_dataloader
+    assert loader.drop_last  # official main_pretrain.py DataLoader(drop_last=True)
+    # augmentation seeded per sample (exact resume with workers), around mmpretrain's ImageNet
+    assert loader.sampler.type == 'SeededSampler' and loader.dataset.type == 'SeededDataset'
+    pipeline = loader.dataset.dataset.pipeline
+    crop = [t for t in pipeline if t.type == 'RandomResizedCrop'][0]
     assert crop.scale == 224 and crop.crop_ratio_range == (0.2, 1.0)
     assert crop.interpolation == 'bicubic'
-    assert any(t.type == 'RandomFlip' for t in cfg.train_dataloader.dataset.pipeline)
+    assert any(t.type == 'RandomFlip' for t in pipeline)
 
     model = MODELS.build(cfg.model)
     assert (model.backbone.embed_dims, model.backbone.depth, model.backbone.num_heads) == \

@@ -15,7 +15,7 @@ def normalize_target(target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
 
 @MODELS.register_module()
 class DBotHead(BaseModule):
-    """Loss of dBOT (DESIGN §3).
+    """Loss of dBOT (official models_mae.py: forward_loss, with --norm_feature_loss).
 
     Args:
         beta: SmoothL1 beta (2.0 in the official code).
