@@ -177,7 +177,8 @@ def main():
 
     pre_dir = osp.join(work_dir, 'pretrain_dbot_vit-tiny')
     wait_all([
-        start_training(PRETRAIN, pre_dir, {'train_dataloader.dataset.dataset.data_root': roots['imagenet']})
+        start_training(PRETRAIN, pre_dir,
+                       {'train_dataloader.dataset.dataset.data_root': roots['imagenet']})
     ])
     pretrained = last_epoch_or_iter_done(pre_dir)
 

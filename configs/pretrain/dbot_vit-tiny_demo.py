@@ -15,10 +15,11 @@ train_dataloader = dict(
     persistent_workers=False,
     pin_memory=False,
     # the parent's pipeline, cropping 64 px
-    dataset=dict(dataset=dict(pipeline=[
-        dict(t, scale=img_size) if t.type == 'RandomResizedCrop' else t
-        for t in _base_.train_pipeline
-    ])))
+    dataset=dict(
+        dataset=dict(pipeline=[
+            dict(t, scale=img_size) if t.type == 'RandomResizedCrop' else t
+            for t in _base_.train_pipeline
+        ])))
 # fp32 on CPU; a larger lr than 1.5e-4 x 16 / 256 so that a few hundred steps learn something
 optim_wrapper = dict(
     _delete_=True,

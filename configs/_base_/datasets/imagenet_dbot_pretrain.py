@@ -24,5 +24,5 @@ train_dataloader = dict(
     collate_fn=dict(type='default_collate'),
     dataset=dict(
         type='SeededDataset',
-        dataset=dict(type=dataset_type, data_root=data_root, split='train',
-                     pipeline=train_pipeline)))
+        dataset=dict(
+            type=dataset_type, data_root=data_root, split='train', pipeline=train_pipeline)))

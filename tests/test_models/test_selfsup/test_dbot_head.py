@@ -1,5 +1,6 @@
-"""The dBOT loss against an independent numpy computation written from the official models_mae.py
-(forward_loss with --norm_feature_loss: unbiased variance, SmoothL1 beta 2, masked patches + CLS)."""
+"""The dBOT loss against an independent numpy computation written from the official
+models_mae.py (forward_loss, --norm_feature_loss: unbiased variance, SmoothL1 beta 2, masked
+patches + CLS)."""
 import numpy as np
 import torch
 
