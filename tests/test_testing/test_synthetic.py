@@ -79,7 +79,7 @@ def test_imagenet_images_through_mmpretrain_pipeline(imagenet_data):
         split='val',
         metainfo=dict(classes=imagenet_data['classes']),
         pipeline=[dict(type='LoadImageFromFile'),
-                  dict(type='PackInputs')])
+                  dict(type='mmpretrain.PackInputs')])
     sample = ds[3]
     assert tuple(sample['inputs'].shape) == (3, 64, 64)
     assert sample['data_samples'].gt_label.tolist() == [3]
