@@ -49,6 +49,7 @@ from torchvision import transforms
 
 from dbot_mm.models.backbones.vit import ARCH_SETTINGS, DBotViT
 from dbot_mm.models.utils.pretrained import (
+    SOURCE_PREFIXES,
     CheckpointLoadError,
     extract_state_dict,
     key_prefixes,
@@ -59,8 +60,8 @@ from dbot_mm.models.utils.pretrained import (
 
 NUM_K = 5  # top-k singular values, k = 1..5 (official analysis.py: svd)
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif', '.tiff', '.webp')
+
 # Keys of the two encoders in a dBOT checkpoint (as tools/model_converters/dbot_to_backbone.py).
-SOURCE_PREFIXES = {'student': 'backbone.', 'teacher': 'teacher.'}
 
 
 # ----------------------------------------------------------------------------------- the math

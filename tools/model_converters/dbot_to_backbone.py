@@ -18,7 +18,7 @@ import os.path as osp
 import sys
 from collections import OrderedDict
 
-PREFIXES = {'student': 'backbone.', 'teacher': 'teacher.'}
+from dbot_mm.models.utils.pretrained import SOURCE_PREFIXES
 
 
 def parse_args(argv=None):
@@ -27,7 +27,7 @@ def parse_args(argv=None):
     parser.add_argument('out', help='output backbone file')
     parser.add_argument(
         '--source',
-        choices=sorted(PREFIXES),
+        choices=sorted(SOURCE_PREFIXES),
         default='student',
         help='which encoder to export (default: student)')
     return parser.parse_args(argv)
@@ -45,7 +45,7 @@ def export_backbone(checkpoint: str, out: str, source: str = 'student') -> dict:
         read_checkpoint,
         strip_prefix,
     )
-    prefix = PREFIXES[source]
+    prefix = SOURCE_PREFIXES[source]
     ckpt = read_checkpoint(checkpoint)
     state = extract_state_dict(ckpt, checkpoint)
     backbone = strip_prefix(state, prefix)
@@ -75,7 +75,7 @@ def main(argv=None):
     except CHECKPOINT_ERRORS as e:
         sys.exit(f'error: {e}')
     print(f"exported {len(result['state_dict'])} tensors of the {args.source} "
-          f"('{PREFIXES[args.source]}') from {args.checkpoint} to {args.out}")
+          f"('{SOURCE_PREFIXES[args.source]}') from {args.checkpoint} to {args.out}")
 
 
 if __name__ == '__main__':

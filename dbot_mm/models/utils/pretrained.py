@@ -61,6 +61,10 @@ class LoadReport(NamedTuple):
     resized: List[str]
 
 
+# Where a dBOT checkpoint keeps each network (``DBOT``: ``backbone`` = student, ``teacher``).
+SOURCE_PREFIXES = {'student': 'backbone.', 'teacher': 'teacher.'}
+
+
 class PretrainedCfg(NamedTuple):
     """A validated ``init_cfg=dict(type='Pretrained', ...)``."""
     checkpoint: str
