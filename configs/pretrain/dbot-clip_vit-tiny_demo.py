@@ -9,22 +9,12 @@ model = dict(
     backbone=dict(
         arch='tiny', embed_dims=64, depth=4, num_heads=4, img_size=img_size, patch_size=patch_size),
     teacher=dict(checkpoint=clip_checkpoint))
+# the parent's pipeline without colour jitter (CPU time), cropping 64 px, 20 patches in blocks
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='RandomResizedCrop',
-        scale=img_size,
-        crop_ratio_range=(0.4, 1.0),
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5),
-    dict(
-        type='BEiTMaskGenerator',
-        input_size=img_size // patch_size,
-        num_masking_patches=20,
-        min_num_patches=4,
-        max_num_patches=None),
-    dict(type='PackInputs', algorithm_keys=['mask']),
+    dict(t, scale=img_size) if t.type == 'RandomResizedCrop' else
+    dict(t, input_size=img_size // patch_size, num_masking_patches=20, min_num_patches=4)
+    if t.type == 'BEiTMaskGenerator' else t for t in _base_.train_pipeline
+    if t.type != 'ColorJitter'
 ]
 train_dataloader = dict(
     batch_size=16,
