@@ -81,3 +81,53 @@ def link_checkpoint(ckpt: str, log: WorkDirLog,
     if len(owners) > 1:
         return None, f'checkpoint {ckpt} is in the checkpoint folder of several runs: {owners}'
     return (owners[0] if owners else None), None
+
+
+# a converted checkpoint is opened only when it is this small or memory-mapped (meta only)
+_MAX_READ_BYTES = 256 << 20
+
+
+def converted_from(ckpt: str, log: WorkDirLog) -> Optional[str]:
+    """``meta['converted_from']`` of a checkpoint file that exists here (written by
+    ``tools/model_converters/*``: the file it was converted from), else None.
+
+    The file is read with ``torch.load(weights_only=True, mmap=True)`` so only its meta is
+    paged in; a legacy (non-zip) file is read whole only when small.
+    """
+    paths = [ckpt] if osp.isabs(ckpt) else [osp.abspath(ckpt)]
+    launch = None if osp.isabs(ckpt) else launch_folder(log)
+    if launch:
+        paths.insert(0, osp.join(launch, ckpt))
+    path = next((p for p in paths if osp.isfile(p)), None)
+    if path is None:
+        return None
+    import torch
+    try:
+        obj = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
+    except Exception:
+        if osp.getsize(path) > _MAX_READ_BYTES:
+            return None
+        try:
+            obj = torch.load(path, map_location='cpu', weights_only=True)
+        except Exception:
+            return None
+    meta = obj.get('meta') if isinstance(obj, dict) else None
+    src = meta.get('converted_from') if isinstance(meta, dict) else None
+    return str(src) if src else None
+
+
+def link_converted(src: str, pretrain: Dict[str, Set[str]],
+                   files: Dict[str, Set[str]]) -> Tuple[Optional[str], Optional[str]]:
+    """(the pretraining work dir that wrote ``src``, None) or (None, why not); ``src`` is the
+    ``converted_from`` of a converted checkpoint. An absolute ``src`` is linked by its folder
+    like any checkpoint; a bare name only when exactly one scanned run holds a file of that
+    name (``files``: work dir -> its ``*.pth`` names), since every run has an ``epoch_N.pth``."""
+    if osp.isabs(src):
+        folders = _with_real({osp.normpath(osp.dirname(src))})
+        owners = sorted(wd for wd, saved in pretrain.items() if folders & saved)
+    else:
+        owners = sorted(wd for wd, names in files.items() if osp.basename(src) in names)
+    if len(owners) > 1:
+        return None, (f"converted from {src!r}: several scanned runs hold such a file "
+                      f'{owners}; not linked')
+    return (owners[0] if owners else None), None

@@ -14,6 +14,9 @@ Layout written by ``mmengine.runner.Runner`` (one *session* per launch; a resume
     WORK_DIR/<ts>/<ts>.json                        test result of a ``tools/test.py`` launch
     WORK_DIR/epoch_N.pth | iter_N.pth | last_checkpoint | dbot_stage{k}_epoch_{N}.pth
 
+A frozen-feature evaluation (k-NN + linear probe, no Runner) writes ``frozen_eval.json`` (+ a
+text log) instead; :mod:`.frozen` reads it.
+
 Nothing is dropped silently: every line that cannot be read becomes an :class:`Issue`
 (``file:line: message``).
 """
@@ -26,6 +29,7 @@ from typing import Any, List, Optional, Tuple
 
 from mmengine.config import Config
 
+FROZEN_EVAL = 'frozen_eval.json'
 TIMESTAMP_RE = re.compile(r'^\d{8}_\d{6}$')
 _TRAIN_EPOCH_RE = re.compile(r'Epoch\(train\)\s*\[\s*(\d+)\]\s*\[\s*(\d+)\s*/\s*(\d+)\]')
 _TRAIN_ITER_RE = re.compile(r'Iter\(train\)\s*\[\s*(\d+)\s*/')
@@ -33,6 +37,7 @@ _VAL_EPOCH_RE = re.compile(r'Epoch\(val\)\s*\[\s*(\d+)\]\s*\[\s*(\d+)\s*/\s*(\d+
 _SAVE_RE = re.compile(r'Saving checkpoint at (\d+) (epochs|iterations)')
 _STAGE_SAVE_RE = re.compile(r'end of stage \d+ saved to (\S+)')
 _GPU_RE = re.compile(r'^\s*GPU number:\s*(\d+)\s*$')
+_SEED_RE = re.compile(r'^\s*seed:\s*(\d+)\s*$')  # 'Runtime environment' of the .log
 _CKPT_DIR_RE = re.compile(r'Checkpoints will be saved to (.+)\.\s*$')  # mmengine CheckpointHook
 _LOAD_RE = re.compile(r'Load checkpoint from (\S+)')
 _CKPT_RE = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
@@ -74,6 +79,7 @@ class Session:
     config_file: Optional[str] = None
     test_file: Optional[str] = None
     world_size: Optional[int] = None
+    seed: Optional[int] = None  # the seed the runner used (also a random one)
     checkpoint_dir: Optional[str] = None  # absolute, on the machine that ran it
     loaded_checkpoint: Optional[str] = None
     train: List[dict] = field(default_factory=list)
@@ -174,6 +180,10 @@ def read_text_log(path: str, session: Session) -> None:
             if m:
                 session.world_size = int(m.group(1))
                 continue
+            m = _SEED_RE.match(line)
+            if m and session.seed is None:
+                session.seed = int(m.group(1))
+                continue
             m = _CKPT_DIR_RE.search(line)
             if m:
                 session.checkpoint_dir = m.group(1).strip()
@@ -256,8 +266,16 @@ def read_session(path: str, issues: List[Issue]) -> Session:
 
 
 # ----------------------------------------------------------------------------- work dirs
+def is_frozen_eval_dir(path: str) -> bool:
+    """A frozen-feature evaluation's work dir (k-NN + linear probe): it holds ``FROZEN_EVAL``."""
+    return osp.isfile(osp.join(path, FROZEN_EVAL))
+
+
 def is_work_dir(path: str) -> bool:
-    """A folder with at least one ``<YYYYMMDD_HHMMSS>/`` child, the Runner's log dir."""
+    """A folder with at least one ``<YYYYMMDD_HHMMSS>/`` child, the Runner's log dir, or a
+    frozen-feature evaluation's folder."""
+    if is_frozen_eval_dir(path):
+        return True
     try:
         return any(TIMESTAMP_RE.match(n) and osp.isdir(osp.join(path, n)) for n in os.listdir(path))
     except OSError:
@@ -280,8 +298,8 @@ def find_work_dirs(path: str) -> List[str]:
             found.append(root)
             dirs[:] = []  # its timestamps and checkpoints are not work dirs
     if not found:
-        raise FileNotFoundError(f'{path}: no mmengine logs (no <YYYYMMDD_HHMMSS>/ folder) in it '
-                                'or below it')
+        raise FileNotFoundError(f'{path}: no mmengine logs (no <YYYYMMDD_HHMMSS>/ folder) and no '
+                                f'{FROZEN_EVAL} in it or below it')
     return found
 
 

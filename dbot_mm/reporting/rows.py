@@ -2,6 +2,7 @@
 the paper's number (``paper_results.json``). Nothing is invented: a missing number stays empty
 and ``status`` / ``notes`` say why."""
 import os.path as osp
+import re
 import statistics
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
@@ -10,6 +11,8 @@ from ..models.backbones.vit import ARCH_SETTINGS
 from .log_reader import Issue, WorkDirLog, cfg_get
 
 ARCH_LETTER = {'tiny': 'Ti', 'small': 'S', 'base': 'B', 'large': 'L', 'huge': 'H'}
+# pretraining model.type: dBOT, dBOT distilled from CLIP (issue 12), mmpretrain's MAE baseline
+PRETRAIN_MODELS = ('DBOT', 'DBOTCLIP', 'MAE')
 # model.type of a downstream run -> (task, method shown, detector for the paper lookup)
 DOWNSTREAM_MODELS = {
     'ImageClassifier': ('imagenet', 'fine-tune', None),
@@ -17,12 +20,40 @@ DOWNSTREAM_MODELS = {
     'CascadeRCNN': ('coco', 'Cascade Mask R-CNN', 'cascade_mask_rcnn'),
     'EncoderDecoder': ('ade20k', 'UperNet', None),
 }
-TASK_TITLES = {'imagenet': 'ImageNet', 'coco': 'COCO', 'ade20k': 'ADE20K'}
+# classification data sets of the transfer configs (issue 11): their own task, never ImageNet's
+TRANSFER_TASKS = {
+    'CIFAR10': ('cifar10', 'CIFAR-10'),
+    'CIFAR100': ('cifar100', 'CIFAR-100'),
+    'StanfordCars': ('stanford_cars', 'Stanford Cars'),
+    'Flowers102': ('flowers102', 'Flowers-102'),
+    'INaturalist': ('inaturalist', 'iNaturalist'),
+}
+TRANSFER_TASK_KEYS = {task for task, _ in TRANSFER_TASKS.values()}
+CLASSIFICATION_TASKS = {'imagenet'} | TRANSFER_TASK_KEYS
+NO_PAPER_NUMBER = 'no paper number (none in paper_results.json)'
+TASK_TITLES = {
+    'imagenet': 'ImageNet',
+    'coco': 'COCO',
+    'ade20k': 'ADE20K',
+    **dict(TRANSFER_TASKS.values())
+}
 # the data set the paper numbers are for; other data (e.g. tiny synthetic sets) get none
-TASK_DATASETS = {'imagenet': 'ImageNet', 'coco': 'CocoDataset', 'ade20k': 'ADE20KDataset'}
+TASK_DATASETS = {
+    'imagenet': 'ImageNet',
+    'coco': 'CocoDataset',
+    'ade20k': 'ADE20KDataset',
+    **{
+        task: ds
+        for ds, (task, _) in TRANSFER_TASKS.items()
+    }
+}
 # task -> [(metric shown, key in scalars.json / test json, factor to the 0-100 scale)]
 TASK_METRICS = {
     'imagenet': [('top1', 'accuracy/top1', 1.0)],
+    **{
+        task: [('top1', 'accuracy/top1', 1.0)]
+        for task, _ in TRANSFER_TASKS.values()
+    },
     'coco': [('APbox', 'coco/bbox_mAP', 100.0), ('APmask', 'coco/segm_mAP', 100.0)],
     'ade20k': [('mIoU', 'mIoU', 1.0)],
 }
@@ -48,6 +79,7 @@ class PretrainRow:
     notes: List[str] = field(default_factory=list)
     loss_curve: List[Tuple[float, float]] = field(default_factory=list)
     curve_unit: str = 'epoch'
+    # teacher key of paper_results.json for its downstream rows (None: bootstrapped teachers)
     external_teacher_arch: Optional[str] = None
 
 
@@ -74,6 +106,9 @@ class MetricRow:
     notes: List[str] = field(default_factory=list)
     curve: List[Tuple[float, float]] = field(default_factory=list)
     curve_unit: str = ''
+    seed: Optional[int] = None  # randomness.seed of the run (seed summary)
+    config: str = ''  # the run's config file name (seed summary)
+    source: str = ''  # pretraining config name | 'random init' | 'raw pixels' | checkpoint
 
 
 def model_type(cfg: Optional[dict]) -> str:
@@ -86,11 +121,12 @@ def run_kind(cfg: Optional[dict]) -> str:
     if cfg is None:
         return 'no readable config (vis_data/config.py or dumped *.py)'
     kind = model_type(cfg)
-    if kind == 'DBOT':
+    if kind in PRETRAIN_MODELS:
         return 'pretrain'
     if kind in DOWNSTREAM_MODELS:
         return 'downstream'
-    return f'unknown model.type {kind!r} (not DBOT or a known downstream model)'
+    return (f'unknown model.type {kind!r} (not one of {sorted(PRETRAIN_MODELS)} or a known '
+            'downstream model)')
 
 
 # ----------------------------------------------------------------------------- model labels
@@ -110,16 +146,53 @@ def arch_info(backbone: Optional[dict]) -> Tuple[Optional[str], str]:
     return None, f'ViT(dim {dims_set}, depth {depth_set})/{patch}'
 
 
-def _teacher_label(teacher: Optional[dict]) -> Tuple[str, Optional[str]]:
-    """('bootstrap, stage-1 depth 12' | 'external ViT-L/16 (file.pth)', external arch)."""
-    teacher = teacher or {}
+def mae_arch_info(backbone: Optional[dict]) -> Tuple[Optional[str], str]:
+    """(our arch or None, label) of an mmpretrain ``MAEViT``: ``arch`` is a name of
+    mmpretrain's ``VisionTransformer.arch_zoo`` or a dict with embed_dims / num_layers."""
+    from mmpretrain.models.backbones.vision_transformer import VisionTransformer
+    backbone = backbone or {}
+    arch = backbone.get('arch', 'b')
+    patch = backbone.get('patch_size', 16)
+    if isinstance(arch, str):
+        arch = VisionTransformer.arch_zoo.get(arch.lower())
+        if arch is None:
+            return None, f'ViT-{backbone["arch"]}/{patch}'
+    dims, depth = arch.get('embed_dims'), arch.get('num_layers')
+    for name, (d, n, _) in ARCH_SETTINGS.items():
+        if (d, n) == (dims, depth):
+            return name, f'ViT-{ARCH_LETTER[name]}/{patch}'
+    return None, f'ViT(dim {dims}, depth {depth})/{patch}'
+
+
+def _clip_arch(checkpoint: Optional[str]) -> str:
+    """'ViT-B/16' from OpenAI's file names ('ViT-B-16.pt', 'ViT-L-14.pt'); '?' otherwise
+    (reading the file to learn its width would load the whole teacher)."""
+    m = re.search(r'ViT-([BLHg])-(\d+)', osp.basename(checkpoint or ''))
+    return f'ViT-{m.group(1)}/{m.group(2)}' if m else '?'
+
+
+def _teacher_label(model: Optional[dict]) -> Tuple[str, Optional[str]]:
+    """(teacher shown, teacher key of ``paper_results.json`` or None for bootstrapping).
+
+    'bootstrap, stage-1 depth 12' | 'dBOT ViT-L/16 (file.pth)' (an external pretrained dBOT
+    teacher; key its arch) | 'CLIP ViT-B/16 (ViT-B-16.pt)' (key 'CLIP-B/16') | 'pixels (MAE)'.
+    """
+    kind = str((model or {}).get('type', '')).split('.')[-1]
+    teacher = (model or {}).get('teacher') or {}
+    if kind == 'MAE':
+        return 'pixels (MAE)', 'pixels'
+    if kind == 'DBOTCLIP' or str(teacher.get('type', '')).endswith('CLIPTeacher'):
+        ckpt = teacher.get('checkpoint')
+        arch = _clip_arch(ckpt)
+        label = f'CLIP {arch}' + (f' ({osp.basename(ckpt)})' if ckpt else '')
+        return label, 'CLIP-' + arch[len('ViT-'):] if arch != '?' else 'CLIP-?'
     init = teacher.get('init_cfg') or {}
     if isinstance(init, list):
         init = next((c for c in init if c.get('type') == 'Pretrained'), {})
     if init.get('type') == 'Pretrained':
         arch, label = arch_info(teacher)
         ckpt = init.get('checkpoint')
-        return (f'external {label}' + (f' ({osp.basename(ckpt)})' if ckpt else ''), arch or label)
+        return (f'dBOT {label}' + (f' ({osp.basename(ckpt)})' if ckpt else ''), arch or label)
     depth = teacher.get('depth')
     if depth is None:
         depth = ARCH_SETTINGS.get(str(teacher.get('arch', 'base')), (None, '?'))[1]
@@ -171,17 +244,20 @@ def _common_notes(log: WorkDirLog) -> List[str]:
 def pretrain_row(name: str, log: WorkDirLog, issues: List[Issue]) -> PretrainRow:
     """Model, teacher, stages, progress, final loss per stage and throughput of one run."""
     cfg = log.cfg
-    _, model = arch_info(cfg_get(cfg, 'model.backbone'))
-    teacher, ext_arch = _teacher_label(cfg_get(cfg, 'model.teacher'))
+    kind = model_type(cfg)
+    info = mae_arch_info if kind == 'MAE' else arch_info
+    _, model = info(cfg_get(cfg, 'model.backbone'))
+    teacher, ext_arch = _teacher_label(cfg_get(cfg, 'model'))
     planned = cfg_get(cfg, 'train_cfg.max_epochs')
     hook = next((h for h in cfg.get('custom_hooks') or []
                  if isinstance(h, dict) and h.get('type') == 'DBotBootstrapHook'), None)
     notes = []
     if hook is not None:
         stages = list(hook.get('stage_epochs', [0, planned or 0]))
-    else:
+    else:  # MAE and the CLIP distillation train one stage by design
         stages = [0, planned or 0]
-        notes.append('no DBotBootstrapHook: one stage')
+        if kind == 'DBOT':
+            notes.append('no DBotBootstrapHook: one stage')
     done = log.progress.epochs
     status = _status(done, planned, 'ep', log, issues)
     ipe = log.progress.iters_per_epoch
@@ -271,6 +347,22 @@ def _dataset_type(cfg: dict) -> Optional[str]:
     return str(ds.get('type')).split('.')[-1] if isinstance(ds, dict) else None
 
 
+def classification_task(dataset: Optional[str]) -> str:
+    """Task key of a classifier's data set: a transfer set (CIFAR, Cars, Flowers, iNaturalist)
+    is its own task; anything else (ImageNet, a CustomDataset folder) is shown as ImageNet,
+    with the paper number only for the ImageNet data set itself."""
+    return TRANSFER_TASKS.get(dataset or '', ('imagenet', ''))[0]
+
+
+def run_seed(log: WorkDirLog) -> Optional[int]:
+    """``randomness.seed`` of the config the runner dumped (``--cfg-options`` included), else
+    the 'seed:' its first training session logged (a random seed when none was set)."""
+    seed = cfg_get(log.cfg, 'randomness.seed')
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        return seed
+    return next((s.seed for s in log.train_sessions + log.sessions if s.seed is not None), None)
+
+
 def _schedule(cfg: dict) -> Tuple[Optional[int], str]:
     """(planned length, 'ep' | 'it') from ``train_cfg``."""
     tc = cfg.get('train_cfg') or {}
@@ -336,13 +428,14 @@ def downstream_rows(name: str, log: WorkDirLog, init: str, teacher: str, paper: 
     the last ``tools/test.py`` result, each next to the paper's number."""
     cfg = log.cfg
     task, method, detector = DOWNSTREAM_MODELS[model_type(cfg)]
+    dataset = _dataset_type(cfg)
     if task == 'imagenet':
+        task = classification_task(dataset)
         method = _protocol(cfg)
     arch, arch_label = arch_info(cfg_get(cfg, 'model.backbone'))
     img_size = cfg_get(cfg, 'model.backbone.img_size', 224)
     if isinstance(img_size, (list, tuple)):
         img_size = img_size[0]
-    dataset = _dataset_type(cfg)
     planned, unit = _schedule(cfg)
     done = log.progress.epochs if unit == 'ep' else log.progress.iters
     status = ('test only' if not log.train and log.test_sessions else _status(
@@ -351,7 +444,7 @@ def downstream_rows(name: str, log: WorkDirLog, init: str, teacher: str, paper: 
         task=task if dataset == TASK_DATASETS[task] else None,
         arch=arch,
         teacher=teacher,
-        protocol=method if task == 'imagenet' else None,
+        protocol=method if task in CLASSIFICATION_TASKS else None,
         detector=detector,
         input_size=img_size)
     notes = _common_notes(log)
@@ -370,7 +463,9 @@ def downstream_rows(name: str, log: WorkDirLog, init: str, teacher: str, paper: 
             metric=metric,
             init=init,
             notes=list(notes),
-            curve_unit=curve_unit)
+            curve_unit=curve_unit,
+            seed=run_seed(log),
+            config=log.config_name or '')
         vals = [r for r in log.val if _is_number(r.get(key))]
         if vals:
             points = [(position(r, k + 1), float(r[key]) * scale) for k, r in enumerate(vals)]
@@ -384,6 +479,8 @@ def downstream_rows(name: str, log: WorkDirLog, init: str, teacher: str, paper: 
                     ('' if log.val else ' (no validation lines at all)')))
         row.status = status if vals else f'{status}; no metric'
         _add_refs(row, paper, metric, attrs)
+        if attrs['task'] in TRANSFER_TASK_KEYS and row.ref is None and row.baseline is None:
+            row.notes.append(NO_PAPER_NUMBER)
         rows.append(row)
         test = _test_row(row, log, key, scale, status)
         if test is not None:
@@ -410,7 +507,9 @@ def _test_row(val_row: MetricRow, log: WorkDirLog, key: str, scale: float,
         last_at=f'test {at}',
         status=status,
         init=val_row.init,
-        notes=list(val_row.notes))
+        notes=list(val_row.notes),
+        seed=val_row.seed,
+        config=val_row.config)
     if len(runs) > 1:
         row.notes.append(f'{len(runs)} test runs, the last shown')
     return row

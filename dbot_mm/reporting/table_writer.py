@@ -10,13 +10,17 @@ import re
 from typing import Dict, List, Optional
 
 from .rows import MetricRow, PretrainRow
+from .seeds import SeedSummaryRow
 from .tables import BenchmarkTables, DownstreamGroup
 
 HEADER_NOTE = (
     '*last val* is the **last** validation result of a run (*at*: its epoch `ep N` or '
     'iteration `it N`); *best* is the maximum over all its validations. Rows marked `test` '
     'come from `tools/test.py` runs in the same work dir. Paper numbers and their sources: '
-    '`dbot_mm/reporting/paper_results.json`; Δ = ours − paper.')
+    '`dbot_mm/reporting/paper_results.json`; Δ = ours − paper. *k-NN* and *linear probe* rows '
+    'of a `frozen_eval.json` (frozen features) have one result: *last val*, with its settings '
+    'under *at*, and no paper number (the official README gives fine-tuning numbers only).')
+_OPTIONAL_GROUPS = ('external', 'random_init', 'raw_pixels')
 
 
 def _num(v: Optional[float], digits: int) -> str:
@@ -132,13 +136,57 @@ def _downstream_csv(rows: List[MetricRow]) -> List[List[str]]:
     return out
 
 
+# ----------------------------------------------------------------------------- seeds
+SEED_NOTE = ('Runs that differ only by their seed (`randomness.seed`, or `seed` of '
+             '`frozen_eval.json`): mean ± sample standard deviation (number of runs) of the '
+             '*last val* results.')
+SEED_MD = ['pretraining', 'config', 'task', 'method', 'metric', 'mean ± std (n)', 'seeds', 'notes']
+SEED_CSV = [
+    'pretraining', 'config', 'task', 'method', 'metric', 'mean', 'std', 'n', 'seeds', 'runs',
+    'notes'
+]
+
+
+def mean_std_cell(r: SeedSummaryRow) -> str:
+    """'77.1 ± 0.4 (3)'; '77.1 (1)' for one run; '- (0)' when no run has the metric."""
+    if r.mean is None:
+        return '- (0)'
+    std = '' if r.std is None else f' ± {r.std:.1f}'
+    return f'{r.mean:.1f}{std} ({r.n})'
+
+
+def _seeds(r: SeedSummaryRow) -> str:
+    return ' '.join('?' if s is None else str(s) for s in r.seeds)
+
+
+def _seed_md_row(r: SeedSummaryRow) -> List[str]:
+    return [
+        r.pretrain, r.config, r.task, r.method, r.metric,
+        mean_std_cell(r),
+        _seeds(r), '; '.join(r.notes)
+    ]
+
+
+def _seed_csv(rows: List[SeedSummaryRow]) -> List[List[str]]:
+    out = [SEED_CSV]
+    for r in rows:
+        out.append([
+            r.pretrain, r.config, r.task, r.method, r.metric,
+            _num(r.mean, 2),
+            _num(r.std, 2),
+            str(r.n),
+            _seeds(r), ' '.join(r.runs), '; '.join(r.notes)
+        ])
+    return out
+
+
 def _slug(text: str) -> str:
     return re.sub(r'[^A-Za-z0-9_.-]+', '_', text).strip('_') or 'run'
 
 
 def group_csv_name(group: DownstreamGroup) -> str:
     """``downstream_from_<run>.csv`` | ``downstream_external.csv`` |
-    ``downstream_random_init.csv``."""
+    ``downstream_random_init.csv`` | ``downstream_raw_pixels.csv``."""
     if group.key.startswith('pretrain:'):
         return f'downstream_from_{_slug(group.key[len("pretrain:"):])}.csv'
     return f'downstream_{group.key}.csv'
@@ -146,7 +194,8 @@ def group_csv_name(group: DownstreamGroup) -> str:
 
 # ----------------------------------------------------------------------------- markdown
 def render_markdown(tables: BenchmarkTables) -> str:
-    """The whole report: pretraining table, one downstream table per group, problems."""
+    """The whole report: pretraining table, one downstream table per group, seed summary,
+    problems."""
     lines = [
         '# dBOT benchmark tables', '', f'Generated from {len(tables.work_dirs)} work dir(s) by '
         '`tools/analysis_tools/benchmark_tables.py`.', '', '## Pretraining', '', PRETRAIN_NOTE, ''
@@ -157,7 +206,7 @@ def render_markdown(tables: BenchmarkTables) -> str:
         lines.append('_No pretraining runs (model.type DBOT) found._')
     lines += ['', '## Downstream', '', HEADER_NOTE]
     for group in tables.groups:
-        if group.key in ('external', 'random_init') and not group.rows:
+        if group.key in _OPTIONAL_GROUPS and not group.rows:
             continue
         lines += ['', f'### {group.title}', '']
         if group.checkpoints:
@@ -166,6 +215,9 @@ def render_markdown(tables: BenchmarkTables) -> str:
             lines += _md_table(DOWNSTREAM_MD, [_downstream_md_row(r) for r in group.rows])
         else:
             lines.append('_No downstream runs start from this pretraining run._')
+    if tables.seed_summary:
+        lines += ['', '## Seed summary', '', SEED_NOTE, '']
+        lines += _md_table(SEED_MD, [_seed_md_row(r) for r in tables.seed_summary])
     if tables.skipped:
         lines += ['', '## Work dirs not in the tables', '']
         lines += [f'- `{wd}`: {why}' for wd, why in tables.skipped]
@@ -182,8 +234,9 @@ def _write_csv(path: str, rows: List[List[str]]) -> None:
 
 
 def write_outputs(tables: BenchmarkTables, out_dir: str, plots: bool = True) -> Dict[str, str]:
-    """Write ``tables.md``, ``pretrain.csv``, one ``downstream_*.csv`` per downstream table
-    and the PNG plots into ``out_dir``; returns {name: path} of what was written."""
+    """Write ``tables.md``, ``pretrain.csv``, ``seed_summary.csv``, one ``downstream_*.csv``
+    per downstream table and the PNG plots into ``out_dir``; returns {name: path} of what was
+    written."""
     os.makedirs(out_dir, exist_ok=True)
     written = {}
     md = osp.join(out_dir, 'tables.md')
@@ -193,8 +246,11 @@ def write_outputs(tables: BenchmarkTables, out_dir: str, plots: bool = True) -> 
     path = osp.join(out_dir, 'pretrain.csv')
     _write_csv(path, _pretrain_csv(tables.pretrain))
     written['pretrain.csv'] = path
+    path = osp.join(out_dir, 'seed_summary.csv')
+    _write_csv(path, _seed_csv(tables.seed_summary))
+    written['seed_summary.csv'] = path
     for group in tables.groups:
-        if group.key in ('external', 'random_init') and not group.rows:
+        if group.key in _OPTIONAL_GROUPS and not group.rows:
             continue
         name = group_csv_name(group)
         _write_csv(osp.join(out_dir, name), _downstream_csv(group.rows))

@@ -12,9 +12,11 @@ import sys
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, TextIO, Tuple, Union
 
-from .lineage import init_checkpoint, link_checkpoint, saved_folders
-from .log_reader import Issue, find_work_dirs, read_work_dir
+from .frozen import frozen_rows, read_frozen_eval
+from .lineage import converted_from, init_checkpoint, link_checkpoint, link_converted, saved_folders
+from .log_reader import Issue, find_work_dirs, is_frozen_eval_dir, read_work_dir
 from .rows import MetricRow, PretrainRow, downstream_rows, pretrain_row, run_kind
+from .seeds import SeedSummaryRow, seed_summary
 
 PAPER_RESULTS = osp.join(osp.dirname(__file__), 'paper_results.json')
 _PREFIX_NAMES = {'backbone.': 'student', 'teacher.': 'teacher'}
@@ -22,8 +24,9 @@ _PREFIX_NAMES = {'backbone.': 'student', 'teacher.': 'teacher'}
 
 @dataclass
 class DownstreamGroup:
-    """The downstream runs of one pretraining run, of outside checkpoints, or of random init."""
-    key: str  # 'pretrain:<run>' | 'external' | 'random_init'
+    """The downstream runs (and frozen-feature evaluations) of one pretraining run, of outside
+    checkpoints, of random init, or of raw pixels."""
+    key: str  # 'pretrain:<run>' | 'external' | 'random_init' | 'raw_pixels'
     title: str
     checkpoints: List[str] = field(default_factory=list)
     rows: List[MetricRow] = field(default_factory=list)
@@ -36,6 +39,7 @@ class BenchmarkTables:
     skipped: List[Tuple[str, str]]  # (work dir, why)
     issues: List[Issue]
     work_dirs: List[str]
+    seed_summary: List[SeedSummaryRow] = field(default_factory=list)
 
 
 def load_paper_results(path: str = PAPER_RESULTS) -> dict:
@@ -73,8 +77,22 @@ def build_tables(paths: Union[str, Sequence[str]],
     names = _run_names(work_dirs)
     logs = {wd: read_work_dir(wd, issues) for wd in work_dirs}
 
+    frozen = {}
+    for wd in work_dirs:
+        if is_frozen_eval_dir(wd):
+            ev = read_frozen_eval(wd, issues)
+            if ev is not None:
+                frozen[wd] = ev
+    logs = {wd: read_work_dir(wd, issues) for wd in work_dirs if not is_frozen_eval_dir(wd)}
+
     pretrain, downstream, skipped = [], [], []
     for wd in work_dirs:
+        if wd in frozen:
+            downstream.append(wd)
+            continue
+        if wd not in logs:
+            skipped.append((wd, f'unreadable {osp.basename(wd)}/frozen_eval.json'))
+            continue
         kind = run_kind(logs[wd].cfg)
         if kind == 'pretrain':
             pretrain.append(wd)
@@ -86,6 +104,7 @@ def build_tables(paths: Union[str, Sequence[str]],
 
     pre_rows = {wd: pretrain_row(names[wd], logs[wd], issues) for wd in pretrain}
     pre_folders = {wd: saved_folders(logs[wd]) for wd in pretrain}
+    pre_files = {wd: set(logs[wd].checkpoints) for wd in pretrain}
     groups = {
         wd: DownstreamGroup(f'pretrain:{names[wd]}', f'From pretraining run `{names[wd]}`')
         for wd in pretrain
@@ -93,33 +112,56 @@ def build_tables(paths: Union[str, Sequence[str]],
     external = DownstreamGroup('external', 'From checkpoints outside the scanned pretraining '
                                'runs')
     scratch = DownstreamGroup('random_init', 'From random init (no pretraining checkpoint)')
+    raw = DownstreamGroup('raw_pixels', 'Raw pixels (no network)')
     for wd in downstream:
-        log = logs[wd]
-        ckpt, prefix = init_checkpoint(log)
+        ev = frozen.get(wd)
+        log = ev.as_log() if ev else logs[wd]
+        ckpt, prefix = (ev.checkpoint, ev.prefix) if ev else init_checkpoint(log)
         teacher = 'bootstrap'
-        if ckpt is None:
-            group, init = scratch, 'random init'
+        if ev is not None and ev.raw_pixels:
+            group, init, source = raw, 'raw pixels', 'raw pixels'
+        elif ckpt is None:
+            group, init, source = scratch, 'random init', 'random init'
         else:
-            source, why_not = link_checkpoint(ckpt, log, pre_folders)
+            src, why_not = link_checkpoint(ckpt, log, pre_folders)
+            if src is None and why_not is None:
+                src, why_not = _link_converted(ckpt, log, pre_folders, pre_files)
             if why_not:
                 issues.append(Issue(wd, None, why_not))
-            if source is None:
-                group, init = external, ckpt
+            if src is None:
+                group, init, source = external, ckpt, osp.basename(ckpt)
             else:
-                group, init = groups[source], osp.basename(ckpt)
-                teacher = pre_rows[source].external_teacher_arch or 'bootstrap'
+                group, init = groups[src], osp.basename(ckpt)
+                source = pre_rows[src].config or pre_rows[src].run
+                teacher = pre_rows[src].external_teacher_arch or 'bootstrap'
             if ckpt not in group.checkpoints:
                 group.checkpoints.append(ckpt)
         if prefix:
             init += f' ({_PREFIX_NAMES.get(prefix, prefix)})'
-        group.rows.extend(downstream_rows(names[wd], log, init, teacher, paper, issues))
-    ordered = sorted(groups.values(), key=lambda g: g.key) + [external, scratch]
+        rows = (
+            frozen_rows(names[wd], ev, init, issues) if ev else downstream_rows(
+                names[wd], log, init, teacher, paper, issues))
+        for row in rows:
+            row.source = source
+        group.rows.extend(rows)
+    ordered = sorted(groups.values(), key=lambda g: g.key) + [external, scratch, raw]
     return BenchmarkTables(
         pretrain=[pre_rows[wd] for wd in pretrain],
         groups=ordered,
         skipped=skipped,
         issues=list(issues),
-        work_dirs=work_dirs)
+        work_dirs=work_dirs,
+        seed_summary=seed_summary([r for g in ordered for r in g.rows]))
+
+
+def _link_converted(ckpt, log, pre_folders, pre_files) -> Tuple[Optional[str], Optional[str]]:
+    """A checkpoint outside every scanned run that a converter wrote (e.g. an mmpretrain MAE
+    checkpoint converted for our backbone) belongs to the run that wrote its source."""
+    src = converted_from(ckpt, log)
+    if src is None:
+        return None, None
+    owner, why_not = link_converted(src, pre_folders, pre_files)
+    return owner, why_not
 
 
 def _unique(paths: Iterable[str]) -> List[str]:

@@ -1,12 +1,15 @@
-"""Tiny transfer-classification data sets written in the layouts mmpretrain's classes read.
+"""Tiny transfer-classification data sets written in the layouts their data set classes read.
 
 No data set can be downloaded here, so the transfer configs (configs/cls/*_transfer-*.py) are tested
 on files these functions write: CIFAR-10/100 (python pickles), Stanford Cars (``cars_annos.mat`` +
-``car_ims/``), Oxford Flowers-102 (``jpg/`` + ``imagelabels.mat`` + ``setid.mat``) and a user's
-image folder (``train/<class>/``, ``val/<class>/``). Class ``k`` is a flat colour plus noise, so a
-label mix-up shows as a wrong colour. The CIFAR files cannot match mmpretrain's md5 checks: a test
-clears them (``CIFAR10.train_list`` etc.).
+``car_ims/``), Oxford Flowers-102 (``jpg/`` + ``imagelabels.mat`` + ``setid.mat``), iNaturalist
+2018/2019 (``train{year}.json`` + ``val{year}.json`` + ``train_val{year}/``) and a user's image
+folder (``train/<class>/``, ``val/<class>/``). Class ``k`` is a flat colour plus noise, so a label
+mix-up shows as a wrong colour. The CIFAR files cannot match mmpretrain's md5 checks: a test clears
+them (``CIFAR10.train_list`` etc.).
 """
+import hashlib
+import json
 import pickle
 from pathlib import Path
 
@@ -108,6 +111,46 @@ def make_flowers102(root, num_classes: int = 3, per_split: int = 1):
     mat4py.savemat(str(root / 'imagelabels.mat'), {'labels': labels})
     mat4py.savemat(str(root / 'setid.mat'), ids)
     return root
+
+
+def make_inaturalist(root,
+                     year: int = 2018,
+                     num_classes: int = 3,
+                     train_per_class: int = 2,
+                     val_per_class: int = 2):
+    """iNaturalist 2018 or 2019 in the release layout (read by ``dbot_mm.datasets.INaturalist``
+    and eval_cls.py ``INatDataset``): COCO-style ``train{year}.json`` / ``val{year}.json``,
+    ``categories.json`` (list indexed by category id) and
+    ``train_val{year}/<supercategory>/<category_id>/<md5>.jpg``. Class ``k`` (colour ``k``, the
+    ``k``-th species to appear in the train annotations) has category id ``num_classes - 1 - k``,
+    so labels by first appearance differ from labels by sorted id."""
+    root = Path(root)
+    supers = ('Plantae', 'Insecta', 'Aves') if year == 2018 else ('Plants', 'Insects', 'Birds')
+    categories = [
+        dict(id=c, name=f'Species {c}', supercategory=supers[c % len(supers)])
+        for c in range(num_classes)
+    ]
+    image_id = 0
+    for split, per_class in (('train', train_per_class), ('val', val_per_class)):
+        images, annotations = [], []
+        for i in range(per_class):
+            for k in range(num_classes):
+                cat = num_classes - 1 - k
+                image_id += 1
+                name = hashlib.md5(str(image_id).encode()).hexdigest()
+                file_name = f'train_val{year}/{categories[cat]["supercategory"]}/{cat}/{name}.jpg'
+                _save(root / file_name, k, image_id)
+                images.append(dict(id=image_id, file_name=file_name, width=32, height=32))
+                annotations.append(dict(id=image_id, image_id=image_id, category_id=cat))
+        _write_json(root / f'{split}{year}.json',
+                    dict(images=images, annotations=annotations, categories=categories))
+    _write_json(root / 'categories.json', categories)
+    return root
+
+
+def _write_json(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj))
 
 
 def make_image_folder(root, num_classes: int = 6, train_per_class: int = 2, val_per_class: int = 1):

@@ -19,8 +19,10 @@ LAYOUTS = {
     'ADE20KDataset': ('ADE20K (ADEChallengeData2016)',
                       '{root}/images/training/*.jpg, {root}/images/validation/*.jpg, '
                       '{root}/annotations/training/*.png, {root}/annotations/validation/*.png'),
+    'INaturalist': ('iNaturalist release', '{root}/train<year>.json, {root}/val<year>.json, '
+                    '{root}/train_val<year>/<supercategory>/<category_id>/*.jpg'),
 }
-_GENERIC = ('its', 'the annotation file and image folders of the dataset config under {root}')
+_GENERIC = ("dataset's", 'the annotation file and image folders of the dataset config under {root}')
 _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
@@ -78,7 +80,7 @@ def _required_paths(dataset, root: str) -> List[Tuple[str, bool]]:
     elif prefix is not None and hasattr(prefix, 'items'):
         paths.extend((join(p), True) for p in prefix.values() if isinstance(p, str) and p)
     split = _get(dataset, 'split', None)
-    if isinstance(split, str) and split and prefix is None:
+    if isinstance(split, str) and split and prefix is None and _type_name(dataset) == 'ImageNet':
         paths.append((join(split), True))  # mmpretrain ImageNet(split='train'|'val')
     if split == 'val' and not ann_file and _type_name(dataset) == 'ImageNet':
         paths.append((join('meta/val.txt'), False))

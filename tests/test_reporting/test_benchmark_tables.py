@@ -270,7 +270,8 @@ def test_downstream_csv_and_header(built, outputs):
     out, written = outputs
     assert sorted(n for n in written if n.endswith('.csv')) == [
         'downstream_external.csv', 'downstream_from_pretrain_vit-b.csv',
-        'downstream_from_pretrain_vit-b_run2.csv', 'downstream_random_init.csv', 'pretrain.csv'
+        'downstream_from_pretrain_vit-b_run2.csv', 'downstream_random_init.csv', 'pretrain.csv',
+        'seed_summary.csv'
     ]
     (row, ) = read_csv(written['downstream_from_pretrain_vit-b.csv'])
     assert (row['last'], row['last_at'], row['best'], row['best_at'], row['paper'],

@@ -1,9 +1,13 @@
 """The generated transfer data sets read back through mmpretrain's classes with the right labels."""
+import json
+import re
+
 import numpy as np
 import pytest
 from mmpretrain.datasets import CIFAR10, CIFAR100, CustomDataset, Flowers102, StanfordCars
 from PIL import Image
 
+from dbot_mm.datasets import INaturalist
 from dbot_mm.testing import transfer_data
 
 
@@ -64,3 +68,56 @@ def test_image_folder(tmp_path):
     assert (len(train), len(val)) == (12, 6) and len(train.metainfo['classes']) == 6
     for s in _samples(val):
         assert _label_of(Image.open(s['img_path'])) == s['gt_label']
+
+
+def _official_inat_labels(root, year, split):
+    """eval_cls.py INatDataset with ``--inat-category name``: label = first appearance of the
+    species (via categories.json) in train{year}.json; an image's species from its path."""
+    catg = json.loads((root / 'categories.json').read_text())
+    targeter = {}
+    for elem in json.loads((root / f'train{year}.json').read_text())['annotations']:
+        targeter.setdefault(catg[int(elem['category_id'])]['name'], len(targeter))
+    images = json.loads((root / f'{split}{year}.json').read_text())['images']
+    return [(str(root / e['file_name']), targeter[catg[int(e['file_name'].split('/')[2])]['name']])
+            for e in images]
+
+
+@pytest.mark.parametrize('year', [2018, 2019])
+def test_inaturalist(year, tmp_path):
+    transfer_data.make_inaturalist(
+        tmp_path, year, num_classes=4, train_per_class=2, val_per_class=1)
+    train = INaturalist(data_root=str(tmp_path), split='train', year=year)
+    val = INaturalist(data_root=str(tmp_path), split='val', year=year)
+    assert (len(train), len(val)) == (8, 4)
+    for split, dataset in (('train', train), ('val', val)):
+        samples = _samples(dataset)
+        assert [(s['img_path'], s['gt_label']) for s in samples] == \
+            _official_inat_labels(tmp_path, year, split)
+        for s in samples:
+            assert f'train_val{year}/' in s['img_path']
+            assert _label_of(Image.open(s['img_path'])) == s['gt_label']
+    # labels follow first appearance, not the sorted category ids (generated in reverse)
+    first_appearance = tuple(f'Species {c}' for c in (3, 2, 1, 0))
+    assert train.metainfo['classes'] == val.metainfo['classes'] == first_appearance
+
+
+def test_inaturalist_errors(tmp_path):
+    transfer_data.make_inaturalist(tmp_path, 2018, num_classes=2, train_per_class=1)
+    with pytest.raises(ValueError, match="split must be one of .*'test'"):
+        INaturalist(data_root=str(tmp_path), split='test')
+    with pytest.raises(ValueError, match='year must be one of .*2021'):
+        INaturalist(data_root=str(tmp_path), year=2021)
+    with pytest.raises(FileNotFoundError, match='train2019.json'):
+        INaturalist(data_root=str(tmp_path), year=2019)
+    (tmp_path / 'train2018.json').rename(tmp_path / 'moved.json')
+    with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path / 'train2018.json'))):
+        INaturalist(data_root=str(tmp_path), split='val')  # the label map needs the train json
+
+
+def test_inaturalist_val_category_without_train_images(tmp_path):
+    transfer_data.make_inaturalist(tmp_path, 2018, num_classes=2)
+    val = json.loads((tmp_path / 'val2018.json').read_text())
+    val['annotations'][0]['category_id'] = 7
+    (tmp_path / 'val2018.json').write_text(json.dumps(val))
+    with pytest.raises(ValueError, match='category 7 .* has no train2018 image'):
+        INaturalist(data_root=str(tmp_path), split='val')

@@ -403,7 +403,7 @@ def test_model_zoo_metafile():
     meta = yaml.safe_load((REPO / 'configs/pretrain/metafile.yml').read_text())
     models = {m['Name']: m for m in meta['Models']}
     zoo = (REPO / 'docs/model_zoo.md').read_text()
-    pretrained = [m for m in meta['Models'] if 'Downstream' in m]
+    pretrained = [m for m in meta['Models'] if 'Converted From' in m]
     assert len(pretrained) == 6
     for model in pretrained:
         url = model['Converted From']['Weights']

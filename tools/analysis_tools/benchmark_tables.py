@@ -1,5 +1,7 @@
 # Copyright (c) dbot_mm contributors. All rights reserved.
-"""Benchmark tables (markdown, CSV, PNG) from the logs of dBOT pretraining and downstream runs.
+"""Benchmark tables (markdown, CSV, PNG) from the logs of pretraining runs (dBOT, dBOT from CLIP,
+MAE), downstream runs, frozen-feature evaluations (``frozen_eval.json``: k-NN, linear probe), and
+a summary over seeds (mean ± std (n), ``seed_summary.csv``).
 
 Example:
     python tools/analysis_tools/benchmark_tables.py work_dirs --out work_dirs/benchmark
@@ -15,13 +17,15 @@ from dbot_mm.reporting import build_tables, load_paper_results, render_markdown,
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description='Build benchmark tables from mmengine work dirs of dBOT pretraining and '
-        'downstream (ImageNet / COCO / ADE20K) runs')
+        description='Build benchmark tables from mmengine work dirs of pretraining (dBOT, MAE) '
+        'and downstream (ImageNet / transfer sets / COCO / ADE20K) runs and from frozen-feature '
+        'evaluations (frozen_eval.json)')
     parser.add_argument(
         'work_dirs',
         nargs='+',
         help='work dirs, or folders to scan for work dirs (e.g. work_dirs/)')
-    parser.add_argument('--out', required=True, help='output folder for tables.md, CSV, PNG')
+    parser.add_argument(
+        '--out', required=True, help='output folder for tables.md, CSV (seed_summary.csv too), PNG')
     parser.add_argument(
         '--paper-results',
         default=None,
