@@ -2,8 +2,10 @@
 # command and run_pretrain.py defaults): mask tokens inside the encoder, relative position bias,
 # layer scale 0.1, block-wise masking of 78 of 196 patches (min 16 per block), teacher = CLIP tokens
 # after ln_post + proj (--post_patch_norm True), loss 1 - cos on the masked tokens, one stage of
-# 1600 epochs, AdamW lr 3e-3 at batch 4096 (128 x 32), betas (0.9, 0.999), wd 0.05, warm-up 10
-# epochs, cosine to 1e-5, drop path 0.1, no grad clip. Model zoo: IN-1k 85.7, COCO 53.6, ADE 52.9.
+# 1600 epochs, AdamW lr 3e-3 at batch 4096 (128 x 32), wd 0.05, warm-up 10 epochs, cosine to 1e-5,
+# drop path 0.1. The commands run `./run.sh imagenet_pretrain ...`, whose own arguments hold where
+# a command passes none: betas (0.9, 0.98), eps 1e-6, grad clip 3.0, ImageNet mean/std for the
+# student. Model zoo: IN-1k 85.7, COCO 53.6, ADE 52.9.
 _base_ = ['../_base_/dbot_pretrain_runtime.py']
 # a local OpenAI CLIP file: JIT archive, state dict or tools/model_converters/clip_to_dbot_mm.py's
 clip_checkpoint = 'checkpoints/clip/ViT-B-16.pt'
@@ -11,9 +13,14 @@ img_size = 224
 patch_size = 16
 model = dict(
     type='DBOTCLIP',
-    # --imagenet_default_mean_and_std False: BEiT's inception mean/std (0.5, 0.5)
+    # run.sh --imagenet_default_mean_and_std: timm's IMAGENET_DEFAULT_MEAN/STD (datasets.py) for
+    # the student. The teacher undoes these and applies CLIP's own mean/std (CLIPTeacher; official
+    # tokenizer/clip_encoder.py normalises the un-normalised second image itself).
     data_preprocessor=dict(
-        type='SelfSupDataPreprocessor', mean=[127.5] * 3, std=[127.5] * 3, to_rgb=True),
+        type='SelfSupDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        to_rgb=True),
     # our assumption: DBotViT keeps its frozen sin-cos absolute position embedding (the official
     # student has none, --abs_pos_emb False) and a per-block relative position bias where the
     # official one is shared (use_shared_rel_pos_bias); one backbone for every task.
@@ -61,17 +68,17 @@ train_dataloader = dict(
 optim_wrapper = dict(
     type='AmpOptimWrapper',
     loss_scale='dynamic',
-    optimizer=dict(type='AdamW', lr=3e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05),
-    # BEiT's optim_factory: no weight decay on 1-D parameters, tokens and the relative bias table
+    # run.sh --opt_betas 0.9 0.98 --opt_eps 1e-6; wd: run_pretrain.py default 0.05, constant
+    optimizer=dict(type='AdamW', lr=3e-3, betas=(0.9, 0.98), eps=1e-6, weight_decay=0.05),
+    clip_grad=dict(max_norm=3.0),  # run.sh --clip_grad 3.0
+    # optim_factory.py get_parameter_groups: no decay on 1-D parameters, `.bias` and the names in
+    # no_weight_decay() = {pos_embed, cls_token} (modeling_pretrain.py); the mask token and the
+    # 2-D relative position bias tables are decayed. Our pos_embed is frozen (not optimised).
     paramwise_cfg=dict(
         norm_decay_mult=0.,
         bias_decay_mult=0.,
         flat_decay_mult=0.,
-        custom_keys={
-            'mask_token': dict(decay_mult=0.),
-            'cls_token': dict(decay_mult=0.),
-            'relative_position_bias_table': dict(decay_mult=0.)
-        }))
+        custom_keys={'cls_token': dict(decay_mult=0.)}))
 max_epochs = 1600
 warmup_epochs = 10
 param_scheduler = [

@@ -41,6 +41,13 @@ OFFICIAL = dict(
     epochs=1600,
     warmup_epochs=10,  # run.sh
     min_lr=1e-5,  # run_pretrain.py default
+    betas=(0.9, 0.98),  # run.sh --opt_betas 0.9 0.98
+    eps=1e-6,  # run.sh --opt_eps 1e-6
+    clip_grad=3.0,  # run.sh --clip_grad 3.0
+    weight_decay=0.05,  # run_pretrain.py default
+    # run.sh --imagenet_default_mean_and_std: timm IMAGENET_DEFAULT_MEAN / STD (datasets.py)
+    mean=(0.485, 0.456, 0.406),
+    std=(0.229, 0.224, 0.225),
 )
 # official README model zoo, row "ViT-H, CLIP-L/14" and "ViT-H_448, CLIP-L/14"
 WEIGHTS = 'https://lf3-nlp-opensource.bytetos.com/obj/nlp-opensource/mmodal/dbot/88.5_clip_huge_pre.pth'
@@ -74,7 +81,13 @@ def test_recipe_is_the_official_command():
     crop = [t for t in cfg.train_dataloader.dataset.pipeline if t.type == 'RandomResizedCrop'][0]
     assert crop.scale == OFFICIAL['input_size']
     assert crop.crop_ratio_range == OFFICIAL['input_scale']
-    assert cfg.optim_wrapper.optimizer.lr == OFFICIAL['lr']
+    opt = cfg.optim_wrapper.optimizer
+    assert opt.lr == OFFICIAL['lr'] and opt.weight_decay == OFFICIAL['weight_decay']
+    assert tuple(opt.betas) == OFFICIAL['betas'] and opt.eps == OFFICIAL['eps']
+    assert cfg.optim_wrapper.clip_grad == dict(max_norm=OFFICIAL['clip_grad'])
+    prep = cfg.model.data_preprocessor
+    assert [round(v / 255, 3) for v in prep.mean] == list(OFFICIAL['mean'])
+    assert [round(v / 255, 3) for v in prep.std] == list(OFFICIAL['std'])
     assert cfg.auto_scale_lr.base_batch_size == OFFICIAL['batch'] == \
         cfg.train_dataloader.batch_size * 32
     assert cfg.train_cfg.max_epochs == OFFICIAL['epochs']

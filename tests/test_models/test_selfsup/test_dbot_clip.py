@@ -1,6 +1,7 @@
 """DBOTCLIP: vanilla-ViT masked distillation from a CLIP teacher (official ``beit`` branch):
 block-wise masks of exactly num_mask_patches, mask tokens inside the encoder, 1 - cos loss on the
-masked tokens, a tiny config that trains and whose student loads into the downstream configs."""
+masked tokens, run.sh's optimizer / weight-decay / normalisation values, a teacher input independent
+of the student's normalisation, a tiny config that trains and whose student loads downstream."""
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +10,10 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.hooks import Hook
+from mmengine.optim import build_optim_wrapper
 from mmpretrain.registry import MODELS, TRANSFORMS
 from mmpretrain.structures import DataSample
+from timm.data.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
 import dbot_mm  # noqa: F401
 from dbot_mm.models.backbones.vit import DBotViT
@@ -19,6 +22,7 @@ from dbot_mm.testing.clip import make_tiny_clip
 REPO = Path(__file__).resolve().parents[3]
 CFG_B = REPO / 'configs' / 'pretrain' / 'dbot-clip_vit-b-p16_clip-b16.py'
 CFG_L = REPO / 'configs' / 'pretrain' / 'dbot-clip_vit-l-p16_clip-l14.py'
+CFG_H = REPO / 'configs' / 'pretrain' / 'dbot-clip_vit-h-p14_clip-l14.py'
 CFG_TINY = REPO / 'configs' / 'pretrain' / 'dbot-clip_vit-tiny_demo.py'
 DOWNSTREAM = ('configs/cls/vit-tiny-p8_1xb16-demo_in1k.py',
               'configs/det/mask-rcnn_vit-tiny-p8-fpn_1xb4-demo_coco.py',
@@ -78,16 +82,108 @@ def test_config_mask_generator_masks_78_patches_in_blocks():
     assert components(random.reshape(14, 14)) > 15
 
 
+# Official `beit` branch (commit cb3af22): PRETRAIN.md ViT-B/16 command, and where it passes none,
+# run.sh's `imagenet_pretrain` arguments, else run_pretrain.py's defaults.
+OFFICIAL = dict(
+    lr=3e-3,  # PRETRAIN.md --lr 3e-3
+    batch=128 * 32,  # --batch_size 128 on 4 nodes x 8 GPUs
+    epochs=1600,
+    drop_path=0.1,
+    layer_scale=0.1,  # run.sh --layer_scale_init_value 0.1
+    input_scale=(0.4, 1.0),  # --input_scale 0.4 1
+    betas=(0.9, 0.98),  # run.sh --opt_betas 0.9 0.98
+    eps=1e-6,  # run.sh --opt_eps 1e-6
+    clip_grad=3.0,  # run.sh --clip_grad 3.0
+    weight_decay=0.05,  # run_pretrain.py default, weight_decay_end None = constant
+    no_decay_names=('pos_embed', 'cls_token'),  # modeling_pretrain.py no_weight_decay()
+)
+# CLIP's own normalisation of the teacher input (tokenizer/clip_encoder.py pre_process)
+OFFICIAL_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OFFICIAL_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
 def test_recipe_values():
     b, large = Config.fromfile(CFG_B), Config.fromfile(CFG_L)
     assert b.model.head.loss == dict(
         type='CosineSimilarityLoss', shift_factor=1.0, scale_factor=1.0)
-    assert b.optim_wrapper.optimizer.lr == 3e-3 and b.auto_scale_lr.base_batch_size == 4096
-    assert b.train_cfg.max_epochs == 1600 and b.model.backbone.drop_path_rate == 0.1
-    assert b.model.backbone.use_rel_pos_bias and b.model.backbone.layer_scale_init_value == 0.1
+    opt = b.optim_wrapper.optimizer
+    assert opt.type == 'AdamW' and opt.lr == OFFICIAL['lr']
+    assert b.auto_scale_lr.base_batch_size == OFFICIAL['batch']
+    assert tuple(opt.betas) == OFFICIAL['betas'] and opt.eps == OFFICIAL['eps']
+    assert opt.weight_decay == OFFICIAL['weight_decay']
+    assert b.optim_wrapper.clip_grad == dict(max_norm=OFFICIAL['clip_grad'])
+    assert b.train_cfg.max_epochs == OFFICIAL['epochs']
+    assert b.model.backbone.drop_path_rate == OFFICIAL['drop_path']
+    assert b.model.backbone.use_rel_pos_bias
+    assert b.model.backbone.layer_scale_init_value == OFFICIAL['layer_scale']
     crop = [t for t in b.train_pipeline if t['type'] == 'RandomResizedCrop'][0]
-    assert crop['crop_ratio_range'] == (0.4, 1.0)
+    assert crop['crop_ratio_range'] == OFFICIAL['input_scale']
+    # run.sh --imagenet_default_mean_and_std: timm's ImageNet constants (datasets.py), 0-255 here
+    prep = b.model.data_preprocessor
+    torch.testing.assert_close(
+        torch.tensor(prep.mean) / 255, torch.tensor(IMAGENET_DEFAULT_MEAN), rtol=0, atol=1e-6)
+    torch.testing.assert_close(
+        torch.tensor(prep.std) / 255, torch.tensor(IMAGENET_DEFAULT_STD), rtol=0, atol=1e-6)
+    assert prep.to_rgb
     assert large.model.backbone.arch == 'large' and large.model.teacher.input_size == 196
+    # L and H change none of these
+    for cfg in (large, Config.fromfile(CFG_H)):
+        assert cfg.optim_wrapper == b.optim_wrapper
+        assert cfg.model.data_preprocessor == b.model.data_preprocessor
+
+
+def test_weight_decay_groups_follow_official_optim_factory(tiny_model):
+    """optim_factory.py get_parameter_groups: no decay iff 1-D, `.bias` or in no_weight_decay()."""
+    b = Config.fromfile(CFG_B)
+    cfg = dict(b.optim_wrapper, type='OptimWrapper')  # AmpOptimWrapper needs a GPU
+    cfg.pop('loss_scale')
+    wrapper = build_optim_wrapper(tiny_model, cfg)
+    assert wrapper.clip_grad_kwargs == dict(max_norm=OFFICIAL['clip_grad'])
+    names = {id(p): n for n, p in tiny_model.named_parameters()}
+    decay = {
+        names[id(p)]: g['weight_decay']
+        for g in wrapper.optimizer.param_groups
+        for p in g['params']
+    }
+    trainable = {n for n, p in tiny_model.named_parameters() if p.requires_grad}
+    assert set(decay) == trainable and not any(n.startswith('teacher.') for n in decay)
+    for name, wd in decay.items():
+        param = tiny_model.get_parameter(name)
+        exempt = (
+            param.ndim == 1 or name.endswith('.bias')
+            or name.split('.')[-1] in OFFICIAL['no_decay_names'])
+        assert wd == (0. if exempt else OFFICIAL['weight_decay']), name
+    # the two the official code decays and a BEiT-style exemption list would not
+    assert decay['mask_token'] == OFFICIAL['weight_decay']
+    tables = [n for n in decay if n.endswith('relative_position_bias_table')]
+    assert tables and all(decay[n] == OFFICIAL['weight_decay'] for n in tables)
+    assert decay['backbone.cls_token'] == 0.
+
+
+def test_teacher_input_does_not_depend_on_the_student_normalisation(clip_file):
+    """The official teacher gets the un-normalised crop and applies CLIP's mean/std itself; ours
+    undoes whatever mean/std the data preprocessor used, so the teacher's tokens are the same for
+    the 0.5 and the ImageNet student normalisation and equal CLIP on the CLIP-normalised image."""
+    torch.manual_seed(0)
+    raw = torch.randint(0, 256, (2, 3, 64, 64), dtype=torch.uint8)  # BGR, as LoadImageFromFile
+    rgb01 = raw.flip(1).float() / 255
+    official = (rgb01 - torch.tensor(OFFICIAL_CLIP_MEAN).view(1, 3, 1, 1)) / \
+        torch.tensor(OFFICIAL_CLIP_STD).view(1, 3, 1, 1)
+    student_inputs, tokens = [], []
+    for mean, std in (([127.5] * 3, [127.5] * 3), (None, None)):
+        cfg = Config.fromfile(CFG_TINY)
+        cfg.model.teacher.checkpoint = clip_file
+        if mean is not None:
+            cfg.model.data_preprocessor.update(mean=mean, std=std)
+        model = MODELS.build(cfg.model).eval()
+        batch = model.data_preprocessor(
+            dict(inputs=raw, data_samples=[DataSample(), DataSample()]), training=True)
+        student_inputs.append(batch['inputs'])
+        tokens.append(model.teacher(batch['inputs']))
+        expected, _ = model.teacher.visual(official)
+        torch.testing.assert_close(tokens[-1], expected, atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(student_inputs[0], student_inputs[1], atol=1e-2)
+    torch.testing.assert_close(tokens[0], tokens[1], atol=1e-4, rtol=1e-4)
 
 
 def test_loss_is_one_minus_mean_cosine_on_masked_tokens(tiny_model):
