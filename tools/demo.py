@@ -1,14 +1,16 @@
-"""`make demo`: the whole dbot_mm pipeline on data it generates, on CPU.
+"""`make demo`: what dbot_mm does, end to end on CPU.
 
-1. generate small datasets in the real layouts (ImageNet folder, COCO json, ADE20K tree);
-2. pretrain a tiny ViT with dBOT through three bootstrapping stages;
-3. fine-tune classification, Mask R-CNN and UperNet from that checkpoint and from random init;
-4. print the benchmark table and write it (markdown, CSV, plots) under WORK_DIR/tables.
+1. the mini benchmark on real images (``tools/analysis_tools/mini_benchmark.py --quick``,
+   Fashion-MNIST from the Debian package): dBOT vs MAE vs random init, k-NN and linear probe,
+   with the seed spread - the part that shows dBOT learning something transferable;
+2. the detection and segmentation pipelines on generated COCO / ADE20K data: a tiny dBOT
+   pretrained on a generated ImageNet folder initialises Mask R-CNN and UperNet, next to the same
+   recipes from random init, and the benchmark tables are written under WORK_DIR/tables. These
+   runs show the pipelines working; at this size their numbers say nothing about dBOT.
 
-Every step is its own `tools/train.py` run in its own work dir: a finished step is skipped and an
-interrupted one resumes from its last checkpoint, so re-running `make demo` continues. The two
-runs of a task (dBOT init, random init) run side by side with one thread each: on a small CPU two
-single-threaded processes beat one two-threaded one (OpenMP threads spin when cores are shared).
+Every step is its own tool run in its own work dir (``dbot_mm/utils/job_runner.py``): a finished
+step is skipped and an interrupted one resumes from its last checkpoint, so re-running
+`make demo` continues.
 """
 import argparse
 import os
@@ -18,12 +20,13 @@ import subprocess
 import sys
 import time
 
+from dbot_mm.utils.job_runner import last_checkpoint, log, run_jobs, train_job
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 PRETRAIN = 'configs/pretrain/dbot_vit-tiny_demo.py'
 # (name, config, data option); the same recipe runs from dBOT and from random init
 DOWNSTREAM = [
-    ('cls', 'configs/cls/vit-tiny-p8_1xb16-demo_in1k.py', 'imagenet'),
     ('det', 'configs/det/mask-rcnn_vit-tiny-p8-fpn_1xb4-demo_coco.py', 'coco'),
     ('seg', 'configs/seg/upernet_vit-tiny-p8_1xb4-demo_ade20k.py', 'ade'),
 ]
@@ -37,101 +40,13 @@ def parse_args():
         '--only',
         nargs='+',
         choices=[d[0] for d in DOWNSTREAM],
-        help='downstream tasks to run (default: all)')
+        help='only these pipeline demos, without the mini benchmark (default: everything)')
     return parser.parse_args()
-
-
-def log(msg):
-    print(f'[demo {time.strftime("%H:%M:%S")}] {msg}', flush=True)
-
-
-def last_epoch_or_iter_done(work_dir):
-    """The checkpoint named in `last_checkpoint`, or None."""
-    marker = osp.join(work_dir, 'last_checkpoint')
-    if not osp.isfile(marker):
-        return None
-    with open(marker) as f:
-        path = f.read().strip()
-    return path if osp.isfile(path) else None
-
-
-def start_training(config, work_dir, options):
-    """Start one tools/train.py run (returns None when it already finished); an interrupted
-    run resumes from its last checkpoint. Its output goes to WORK_DIR/train.out."""
-    done = osp.join(work_dir, 'DONE')
-    if osp.isfile(done):
-        log(f'{work_dir}: already finished, skipped')
-        return None
-    cmd = [
-        sys.executable,
-        osp.join(REPO, 'tools/train.py'),
-        osp.join(REPO, config), '--work-dir', work_dir
-    ]
-    if last_epoch_or_iter_done(work_dir):
-        cmd.append('--resume')
-        log(f'{work_dir}: resuming an interrupted run')
-    cmd += ['--cfg-options'] + [f'{k}={v}' for k, v in options.items()]
-    os.makedirs(work_dir, exist_ok=True)
-    log(f'{work_dir}: training {config} (log: {work_dir}/train.out)')
-    out = open(osp.join(work_dir, 'train.out'), 'a')
-    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=env)
-    return proc, work_dir, time.time()
-
-
-def wait_all(runs):
-    """Wait for the started runs, printing their progress; stop at the first failure. If the
-    demo itself is interrupted (Ctrl-C, SIGTERM) its training runs are stopped too, so that the
-    next `make demo` resumes them from their last checkpoints."""
-    runs = [r for r in runs if r is not None]
-    try:
-        _wait(runs)
-    except BaseException:
-        for proc, _, _ in runs:
-            proc.terminate()
-        for proc, _, _ in runs:
-            proc.wait()
-        raise
-
-
-def _wait(runs):
-    polls = 0
-    while runs:
-        time.sleep(5)
-        polls += 1
-        for run in list(runs):
-            proc, work_dir, start = run
-            if proc.poll() is None:
-                if polls % 6 == 0:  # every 30 s
-                    log(f'{osp.basename(work_dir)}: {progress(work_dir)}')
-                continue
-            runs.remove(run)
-            if proc.returncode:
-                for other, _, _ in runs:
-                    other.terminate()
-                sys.exit(f'demo: {work_dir} failed (exit {proc.returncode}); see '
-                         f'{work_dir}/train.out, then run `make demo` again to resume')
-            with open(osp.join(work_dir, 'DONE'), 'w') as f:
-                f.write(f'{time.time() - start:.1f}\n')
-            log(f'{osp.basename(work_dir)}: done in {time.time() - start:.0f} s')
-
-
-def progress(work_dir):
-    """The last 'Epoch(...)' / 'Iter(...)' line of the run's output, shortened."""
-    try:
-        with open(osp.join(work_dir, 'train.out'), errors='replace') as f:
-            lines = [ln for ln in f.readlines()[-50:] if '(train)' in ln or '(val)' in ln]
-    except OSError:
-        return 'starting'
-    if not lines:
-        return 'starting'
-    line = lines[-1].split(' - INFO - ')[-1].strip()
-    return line[:110]
 
 
 def make_data(root):
     from dbot_mm.testing import make_ade20k, make_coco, make_imagenet
-    log(f'generating datasets under {root}')
+    log(f'generating datasets under {root}', 'demo')
     roots = dict(
         imagenet=osp.join(root, 'imagenet'), coco=osp.join(root, 'coco'), ade=osp.join(root, 'ade'))
     make_imagenet(
@@ -173,38 +88,53 @@ def main():
     t0 = time.time()
     work_dir = osp.abspath(args.work_dir)
     os.makedirs(work_dir, exist_ok=True)
+    if not args.only:
+        log('1/2: dBOT vs MAE vs random init on real images (mini benchmark, --quick)', 'demo')
+        subprocess.run([
+            sys.executable,
+            osp.join(REPO, 'tools/analysis_tools/mini_benchmark.py'), '--quick', '--work-dir',
+            osp.join(work_dir, 'mini_benchmark'), '--data-root',
+            osp.abspath(osp.join(args.data_root, 'fashion_mnist'))
+        ],
+                       check=True,
+                       cwd=REPO)
+    log('2/2: the detection / segmentation pipelines on generated data', 'demo')
     roots = make_data(osp.abspath(args.data_root))
-
     pre_dir = osp.join(work_dir, 'pretrain_dbot_vit-tiny')
-    wait_all([
-        start_training(PRETRAIN, pre_dir,
-                       {'train_dataloader.dataset.dataset.data_root': roots['imagenet']})
-    ])
-    pretrained = last_epoch_or_iter_done(pre_dir)
-
+    run_jobs([
+        train_job('pretrain_dbot_vit-tiny', REPO, PRETRAIN, pre_dir,
+                  {'train_dataloader.dataset.dataset.data_root': roots['imagenet']})
+    ],
+             tag='demo')
+    pretrained = last_checkpoint(pre_dir)
     for name, config, data in DOWNSTREAM:
         if args.only and name not in args.only:
             continue
-        runs = []
+        jobs = []
         for init in ('dbot', 'random'):
             options = data_options(data, roots)
             if init == 'dbot':
                 options['model.backbone.init_cfg.checkpoint'] = pretrained
             else:
                 options['model.backbone.init_cfg'] = None
-            runs.append(start_training(config, osp.join(work_dir, f'{name}_{init}'), options))
-        wait_all(runs)
+            jobs.append(
+                train_job(f'{name}_{init}', REPO, config, osp.join(work_dir, f'{name}_{init}'),
+                          options))
+        run_jobs(jobs, slots=2, tag='demo')
 
-    log('writing the benchmark tables')
+    log('writing the benchmark tables of the pipeline runs', 'demo')
     subprocess.run([
         sys.executable,
-        osp.join(REPO, 'tools/analysis_tools/benchmark_tables.py'), work_dir, '--out',
+        osp.join(REPO, 'tools/analysis_tools/benchmark_tables.py'),
+        *[osp.join(work_dir, d) for d in os.listdir(work_dir) if d != 'mini_benchmark'], '--out',
         osp.join(work_dir, 'tables')
     ],
                    check=True,
                    cwd=REPO)
-    log(f'demo finished in {(time.time() - t0) / 60:.1f} min; tables in '
-        f'{osp.join(work_dir, "tables")}')
+    log(
+        f'demo finished in {(time.time() - t0) / 60:.1f} min; mini benchmark report in '
+        f'{osp.join(work_dir, "mini_benchmark", "report.md")}, pipeline tables in '
+        f'{osp.join(work_dir, "tables")}', 'demo')
 
 
 if __name__ == '__main__':

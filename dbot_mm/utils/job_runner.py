@@ -1,0 +1,116 @@
+"""Run tool commands (``tools/train.py`` ...) as resumable jobs, a few at a time, on a small CPU.
+
+Used by ``tools/demo.py`` and ``tools/analysis_tools/mini_benchmark.py``. Each job has its own
+work dir and output file ``WORK_DIR/job.out``; a finished job leaves ``WORK_DIR/DONE`` (its
+wall seconds) and is skipped next time, and a training job whose work dir holds a checkpoint is
+restarted with ``--resume``. Jobs run single-threaded side by side: on a 2-core machine two
+one-thread processes beat one two-thread process (OpenMP threads spin when cores are shared).
+"""
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import List, Optional, Sequence
+
+
+def log(msg: str, tag: str = 'run') -> None:
+    print(f'[{tag} {time.strftime("%H:%M:%S")}] {msg}', flush=True)
+
+
+@dataclass
+class Job:
+    """``cmd`` run in ``cwd``; ``resumable``: a tools/train.py command (adds ``--resume``)."""
+    name: str
+    cmd: List[str]
+    work_dir: str
+    cwd: Optional[str] = None
+    resumable: bool = False
+
+    @property
+    def done(self) -> bool:
+        return osp.isfile(osp.join(self.work_dir, 'DONE'))
+
+
+def last_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint named in mmengine's ``last_checkpoint`` marker, or None."""
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(marker):
+        return None
+    with open(marker) as f:
+        path = f.read().strip()
+    return path if osp.isfile(path) else None
+
+
+def train_job(name: str, repo: str, config: str, work_dir: str, options: dict) -> Job:
+    """A ``tools/train.py CONFIG --work-dir WORK_DIR --cfg-options k=v ...`` job."""
+    cmd = [sys.executable, osp.join(repo, 'tools/train.py'), osp.join(repo, config)]
+    cmd += ['--work-dir', work_dir]
+    if options:
+        cmd += ['--cfg-options'] + [f'{k}={v}' for k, v in options.items()]
+    return Job(name, cmd, work_dir, cwd=repo, resumable=True)
+
+
+def _start(job: Job, tag: str):
+    os.makedirs(job.work_dir, exist_ok=True)
+    cmd = list(job.cmd)
+    if job.resumable and last_checkpoint(job.work_dir):
+        cmd.append('--resume')
+        log(f'{job.name}: resuming from its last checkpoint', tag)
+    else:
+        log(f'{job.name}: started (output: {job.work_dir}/job.out)', tag)
+    out = open(osp.join(job.work_dir, 'job.out'), 'a')
+    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+    proc = subprocess.Popen(cmd, cwd=job.cwd, stdout=out, stderr=subprocess.STDOUT, env=env)
+    return proc, time.time()
+
+
+def progress(work_dir: str) -> str:
+    """The last 'Epoch(...)' / 'Iter(...)' line of a job's output, shortened."""
+    try:
+        with open(osp.join(work_dir, 'job.out'), errors='replace') as f:
+            lines = [ln for ln in f.readlines()[-50:] if '(train)' in ln or '(val)' in ln]
+    except OSError:
+        return 'starting'
+    return lines[-1].split(' - INFO - ')[-1].strip()[:110] if lines else 'starting'
+
+
+def run_jobs(jobs: Sequence[Job], slots: int = 2, tag: str = 'run', poll: float = 5.) -> None:
+    """Run ``jobs`` with at most ``slots`` at once, in order; print progress every 30 s. At the
+    first failure the others are stopped and the process exits with one line naming the job's
+    output; an interrupt (Ctrl-C, SIGTERM as SystemExit) stops them too, so a re-run resumes."""
+    pending = [j for j in jobs if not j.done]
+    for j in jobs:
+        if j.done:
+            log(f'{j.name}: already finished, skipped', tag)
+    running = []
+    try:
+        last_report = time.time()
+        while pending or running:
+            while pending and len(running) < slots:
+                job = pending.pop(0)
+                running.append((job, *_start(job, tag)))
+            time.sleep(poll)
+            report = time.time() - last_report >= 30
+            if report:
+                last_report = time.time()
+            for item in list(running):
+                job, proc, start = item
+                if proc.poll() is None:
+                    if report:
+                        log(f'{job.name}: {progress(job.work_dir)}', tag)
+                    continue
+                running.remove(item)
+                if proc.returncode:
+                    sys.exit(f'{tag}: {job.name} failed (exit {proc.returncode}); see '
+                             f'{job.work_dir}/job.out, then run again to resume')
+                with open(osp.join(job.work_dir, 'DONE'), 'w') as f:
+                    f.write(f'{time.time() - start:.1f}\n')
+                log(f'{job.name}: done in {time.time() - start:.0f} s', tag)
+    finally:
+        for _, proc, _ in running:
+            if proc.poll() is None:
+                proc.terminate()
+        for _, proc, _ in running:
+            proc.wait()
