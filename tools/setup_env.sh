@@ -28,6 +28,17 @@ case "$PYVER" in
   *) die "Python $PYVER is not supported (mmcv $MMCV_VERSION / mmdet 3.3 need Python 3.9-3.12)";;
 esac
 
+# Real images for the mini benchmark (tools/analysis_tools/mini_benchmark.py, `make demo`):
+# Fashion-MNIST, Debian package dataset-fashion-mnist (30 MB). Checked on every run.
+FASHION_MNIST=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+if [ ! -f "$FASHION_MNIST" ]; then
+  command -v apt-get >/dev/null || die "$FASHION_MNIST missing and no apt-get: install the Debian package dataset-fashion-mnist (or its files from github.com/zalandoresearch/fashion-mnist) there"
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  say "installing the Debian package dataset-fashion-mnist (real images for the mini benchmark)"
+  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null; } \
+    || die "apt-get install dataset-fashion-mnist failed (is the Debian archive reachable?)"
+fi
+
 STAMP_SRC=$(cat "$ROOT/setup.cfg" "$ROOT/tools/setup_env.sh" "$ROOT/tools/constraints.txt" | sha1sum | cut -c1-16)
 STAMP=$VENV/.dbot_mm_setup
 
