@@ -1,7 +1,7 @@
 """dbot_mm: dBOT pretraining and downstream evaluation on OpenMMLab.
 
-Importing the package registers the library's modules, models and engine (configs use
-``custom_imports=dict(imports=['dbot_mm'])``), and allow-lists the plain data classes of mmengine
+Importing the package registers the library's datasets, transforms, models and engine (configs
+use ``custom_imports=dict(imports=['dbot_mm'])``), and allow-lists the plain data classes of mmengine
 checkpoints for torch's ``weights_only`` loading (see dbot_mm/utils/checkpoint_safety.py).
 ``dbot_mm.reporting`` (tables from logs) and ``dbot_mm.testing`` (synthetic data) are imported
 only where they are used.
@@ -12,4 +12,4 @@ from .utils import register_checkpoint_safe_globals  # noqa: E402
 
 register_checkpoint_safe_globals()
 
-from . import engine, models  # noqa: F401,E402
+from . import datasets, engine, models  # noqa: F401,E402
