@@ -1,8 +1,8 @@
 """dbot_mm: dBOT pretraining and downstream evaluation on OpenMMLab.
 
 Importing the package registers the library's datasets, transforms, models and engine (configs
-use ``custom_imports=dict(imports=['dbot_mm'])``), and allow-lists the plain data classes of mmengine
-checkpoints for torch's ``weights_only`` loading (see dbot_mm/utils/checkpoint_safety.py).
+use ``custom_imports=dict(imports=['dbot_mm'])``), and allow-lists the plain data classes of
+mmengine checkpoints for torch's ``weights_only`` loading (see dbot_mm/utils/checkpoint_safety.py).
 ``dbot_mm.reporting`` (tables from logs) and ``dbot_mm.testing`` (synthetic data) are imported
 only where they are used.
 """

@@ -63,14 +63,18 @@ def test_converter_writes_the_idx_images_and_labels(fashion_folder):
         assert img.shape == (32, 32) and img.dtype == np.uint8
         assert not img[:2].any() and not img[:, -2:].any()  # the zero padding
         assert img[2:-2, 2:-2].any()
-    again = subprocess.run([sys.executable, CONVERTER, fashion_folder, '--num-train', '60',
-                            '--num-val', '20'], capture_output=True, text=True, check=True)
+    again = subprocess.run(
+        [sys.executable, CONVERTER, fashion_folder, '--num-train', '60', '--num-val', '20'],
+        capture_output=True,
+        text=True,
+        check=True)
     assert 'already written' in again.stdout
 
 
 def test_converter_names_a_missing_source(tmp_path):
     proc = subprocess.run([sys.executable, CONVERTER, tmp_path / 'out', '--source', tmp_path],
-                          capture_output=True, text=True)
+                          capture_output=True,
+                          text=True)
     assert proc.returncode != 0
     assert proc.stderr.strip().count('\n') == 0
     assert 'train-images-idx3-ubyte.gz' in proc.stderr and 'dataset-fashion-mnist' in proc.stderr
