@@ -1,4 +1,4 @@
-# dbot_mm: `make demo` runs the whole pipeline on generated data, `make test` lint + the test suite.
+# dbot_mm: `make demo` runs the mini benchmark (--quick) and the pipelines, `make test` lint + tests.
 # Both set the environment up on first use (tools/setup_env.sh: .venv, mmcv wheel cache).
 VENV ?= $(or $(DBOT_MM_VENV),$(CURDIR)/.venv)
 PY := $(VENV)/bin/python
@@ -9,7 +9,7 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 LINT_PATHS := dbot_mm tools tests configs
 
-.PHONY: setup lint format test demo clean-demo
+.PHONY: setup lint format test demo mini-benchmark clean-demo
 
 setup:
 	@DBOT_MM_VENV=$(VENV) bash tools/setup_env.sh
@@ -28,6 +28,10 @@ test: setup lint
 
 demo: setup
 	$(PY) tools/demo.py --work-dir work_dirs/demo
+
+# dBOT vs MAE vs random init on Fashion-MNIST, 3 seeds (~1 h on 2 cores; docs/mini_benchmark.md)
+mini-benchmark: setup
+	$(PY) tools/analysis_tools/mini_benchmark.py --work-dir work_dirs/mini_benchmark
 
 clean-demo:
 	rm -rf work_dirs/demo data/demo

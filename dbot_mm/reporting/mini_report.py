@@ -106,3 +106,25 @@ def _pretrain_lines(tables: BenchmarkTables) -> List[str]:
         losses = ', '.join('-' if loss is None else f'{loss:.4f}' for _, loss, _ in r.stage_losses)
         lines.append(f'| {r.run} | {r.teacher} | {r.stages} | {losses} | {r.status} |')
     return lines
+
+
+def curve_rows(settings, methods: Dict[str, Tuple[str, str]]) -> str:
+    """Markdown table of several settings (budgets): per model, k-NN and linear probe (mean over
+    the setting's seeds) and the difference to random init of the same setting."""
+    lines = [
+        '| images | epochs | stages (multi-stage dBOT) | model | k-NN | linear probe | '
+        'k-NN - random | linear - random |', '|---|---|---|---|---|---|---|---|'
+    ]
+    for setting, tables in sorted(settings, key=lambda p: (p[0].num_train, p[0].epochs)):
+        stats = summary_stats(tables, methods)
+        ref = stats.get('random', {})
+        for key in ('random', *[k for k in methods if k in setting.methods]):
+            row = stats.get(key, {})
+            knn, lin = row.get('k-NN'), row.get('linear probe')
+            dk, dl = gain(knn, ref.get('k-NN')), gain(lin, ref.get('linear probe'))
+            label = 'random init' if key == 'random' else methods[key][1]
+            lines.append(
+                f'| {setting.num_train} | {setting.epochs} | {setting.stages} | {label} | '
+                f'{_cell(knn)} | {_cell(lin)} | {"-" if dk is None else f"{dk[0]:+.1f}"} | '
+                f'{"-" if dl is None else f"{dl[0]:+.1f}"} |')
+    return '\n'.join(lines) + '\n'
