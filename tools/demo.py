@@ -1,8 +1,9 @@
 """`make demo`: what dbot_mm does, end to end on CPU.
 
 1. the mini benchmark on real images (``tools/analysis_tools/mini_benchmark.py --quick``,
-   Fashion-MNIST from the Debian package): dBOT vs MAE vs random init, k-NN and linear probe,
-   with the seed spread - the part that shows dBOT learning something transferable;
+   Fashion-MNIST from the Debian package): dBOT (multi-stage, one stage) vs random init and raw
+   pixels, k-NN and linear probe with the seed spread: the part that shows whether dBOT learns
+   something transferable;
 2. the detection and segmentation pipelines on generated COCO / ADE20K data: a tiny dBOT
    pretrained on a generated ImageNet folder initialises Mask R-CNN and UperNet, next to the same
    recipes from random init, and the benchmark tables are written under WORK_DIR/tables. These
@@ -89,7 +90,7 @@ def main():
     work_dir = osp.abspath(args.work_dir)
     os.makedirs(work_dir, exist_ok=True)
     if not args.only:
-        log('1/2: dBOT vs MAE vs random init on real images (mini benchmark, --quick)', 'demo')
+        log('1/2: dBOT vs random init on real images (mini benchmark, --quick)', 'demo')
         subprocess.run([
             sys.executable,
             osp.join(REPO, 'tools/analysis_tools/mini_benchmark.py'), '--quick', '--work-dir',
