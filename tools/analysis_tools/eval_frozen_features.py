@@ -146,8 +146,16 @@ def run(args):
     num_classes = int(max(yt.max(), yv.max())) + 1  # of the data (mmpretrain ImageNet lists 1000)
 
     knn = knn_accuracy(xt, yt, xv, yv, args.knn_k, TEMPERATURE, num_classes)
+    # float32 for raw pixels: thousands of dimensions, float64 L-BFGS took ~8 min for 5k images
     linear = linear_probe_accuracy(
-        xt, yt, xv, yv, max_iter=MAX_ITER, seed=args.seed, num_classes=num_classes)
+        xt,
+        yt,
+        xv,
+        yv,
+        max_iter=MAX_ITER,
+        seed=args.seed,
+        num_classes=num_classes,
+        dtype=torch.float32 if args.raw_pixels else torch.float64)
     features = 'raw_pixels' if args.raw_pixels else 'backbone'
     result = dict(
         type='FrozenFeatureEval',
