@@ -170,20 +170,24 @@ def model_checkpoints(setting: Setting, out: str) -> Dict[Tuple[str, int], Optio
     return ckpts
 
 
+def frozen_job(name: str, out: str, data: str, features: List[str], seed: int) -> Job:
+    """An ``eval_frozen_features.py`` job (k-NN + linear probe) on the fine-tune config's data."""
+    wd = osp.join(out, name)
+    cmd = [
+        sys.executable,
+        osp.join(REPO, 'tools/analysis_tools/eval_frozen_features.py'),
+        osp.join(REPO, FINETUNE), *features, '--work-dir', wd, '--num-workers', '0', '--seed',
+        str(seed), '--cfg-options', *[f'{k}={data}' for k in DATA_KEYS]
+    ]
+    return Job(name, cmd, wd, cwd=REPO)
+
+
 def eval_jobs(setting: Setting, out: str, data: str, ckpts) -> List[Job]:
-    data_opts = [f'{k}={data}' for k in DATA_KEYS]
     jobs = []
     for (method, seed), ckpt in ckpts.items():
-        init = ['--checkpoint', ckpt, '--prefix', 'backbone.'] if ckpt else []
         if {'knn', 'linear'} & set(setting.protocols):
-            wd = osp.join(out, f'frozen_{method}_seed{seed}')
-            cmd = [
-                sys.executable,
-                osp.join(REPO, 'tools/analysis_tools/eval_frozen_features.py'),
-                osp.join(REPO, FINETUNE), *init, '--work-dir', wd, '--num-workers', '0', '--seed',
-                str(seed), '--cfg-options', *data_opts
-            ]
-            jobs.append(Job(f'frozen_{method}_seed{seed}', cmd, wd, cwd=REPO))
+            init = ['--checkpoint', ckpt, '--prefix', 'backbone.'] if ckpt else []
+            jobs.append(frozen_job(f'frozen_{method}_seed{seed}', out, data, init, seed))
         if 'finetune' in setting.protocols:
             opts = {k: data for k in DATA_KEYS}
             opts['randomness.seed'] = seed
@@ -194,16 +198,7 @@ def eval_jobs(setting: Setting, out: str, data: str, ckpts) -> List[Job]:
             jobs.append(
                 train_job(f'finetune_{method}_seed{seed}', REPO, FINETUNE,
                           osp.join(out, f'finetune_{method}_seed{seed}'), opts))
-    wd = osp.join(out, 'frozen_raw-pixels')
-    jobs.append(
-        Job('frozen_raw-pixels', [
-            sys.executable,
-            osp.join(REPO, 'tools/analysis_tools/eval_frozen_features.py'),
-            osp.join(REPO, FINETUNE), '--raw-pixels', '--work-dir', wd, '--num-workers', '0',
-            '--seed', '0', '--cfg-options', *data_opts
-        ],
-            wd,
-            cwd=REPO))
+    jobs.append(frozen_job('frozen_raw-pixels', out, data, ['--raw-pixels'], 0))
     return jobs
 
 
