@@ -62,3 +62,22 @@ def test_recipe(name):
     assert len(model.teacher.blocks) == t_depth
     assert model.teacher.embed_dims == embed == model.neck.decoder_pred.out_features
     assert model.neck.decoder_embed.in_features == embed
+
+
+def test_fast_pipeline_config_differs_only_in_the_pipeline():
+    """dbot_vit-b_fast-pipeline.py is dbot_vit-b.py with the fast transform in place of
+    LoadImageFromFile + RandomResizedCrop + RandomFlip, with the same crop and flip settings."""
+    ref = Config.fromfile(REPO / 'configs/pretrain/dbot_vit-b.py').to_dict()
+    fast = Config.fromfile(REPO / 'configs/pretrain/dbot_vit-b_fast-pipeline.py').to_dict()
+    pipelines = []
+    for cfg in (ref, fast):
+        pipelines.append(cfg.pop('train_pipeline'))
+        assert cfg['train_dataloader']['dataset']['dataset'].pop('pipeline') == pipelines[-1]
+    assert ref == fast
+    (crop, flip), (fast_crop, ) = ([t for t in p if t['type'] != 'LoadImageFromFile'][:-1]
+                                   for p in pipelines)
+    assert fast_crop['type'] == 'LoadImageAndRandomResizedCrop'
+    for key in ('scale', 'crop_ratio_range', 'interpolation'):
+        assert fast_crop[key] == crop[key]
+    assert fast_crop['flip_prob'] == flip['prob']
+    assert pipelines[1][-1] == pipelines[0][-1] == dict(type='PackInputs')

@@ -107,6 +107,60 @@ def test_output_matches_full_decode_path_on_real_jpegs(photos):
     assert min(values) >= 30
 
 
+def test_fast_dct_psnr_on_real_jpegs(photos):
+    """``fast_dct`` (libjpeg's fast IDCT and chroma upsampling) stays within the issue's bound of
+    the shipped path, and is not the exact decode (the option does something)."""
+    shipped = _shipped(**RRC)
+    fast, exact = (LoadImageAndRandomResizedCrop(**RRC, fast_dct=f) for f in (True, False))
+    values = []
+    for i, path in enumerate(photos):
+        for seed in range(i * 4, i * 4 + 4):
+            want = _run(shipped, path, seed)['img']
+            got = _run(fast, path, seed)['img']
+            values.append(psnr(got, want))
+            assert values[-1] < psnr(_run(exact, path, seed)['img'], want)
+    print(f'PSNR with fast_dct: min {min(values):.1f} dB, mean {np.mean(values):.1f} dB')
+    assert min(values) >= 30
+
+
+def _exif_jpeg(arr, orientation, kind='baseline'):
+    im = Image.fromarray(arr).convert('L') if kind == 'grey' else Image.fromarray(arr)
+    exif = Image.Exif()
+    if orientation != 1:
+        exif[0x0112] = orientation
+    buf = io.BytesIO()
+    im.save(buf, 'JPEG', exif=exif.tobytes(), progressive=kind == 'progressive', quality=90)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize('kind', ['baseline', 'progressive', 'grey'])
+def test_decode_jpeg_equals_opencv(kind):
+    """simplejpeg's decode turned upright by ``orient`` gives OpenCV's pixels (what
+    ``LoadImageFromFile`` loads) for all 8 EXIF orientations, at full and reduced DCT scale."""
+    arr = (np.random.default_rng(0).random((75, 130, 3)) * 255).astype(np.uint8)
+    flags = {
+        1: cv2.IMREAD_COLOR,
+        2: cv2.IMREAD_REDUCED_COLOR_2,
+        4: cv2.IMREAD_REDUCED_COLOR_4,
+        8: cv2.IMREAD_REDUCED_COLOR_8
+    }
+    for orientation in range(1, 9):
+        data = _exif_jpeg(arr, orientation, kind)
+        for k, flag in flags.items():
+            want = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+            got = fast_crop.decode_jpeg(data, k)
+            assert got.shape == want.shape, (orientation, k)
+            np.testing.assert_array_equal(got, want, err_msg=str((orientation, k)))
+
+
+def test_corrupt_jpeg_names_the_file(tmp_path):
+    path = tmp_path / 'broken.jpg'
+    data = _exif_jpeg(np.zeros((40, 60, 3), np.uint8), 1)
+    path.write_bytes(data[:len(data) // 3])  # header intact, scan cut off
+    with pytest.raises(ValueError, match='broken.jpg'):
+        _run(LoadImageAndRandomResizedCrop(scale=32), path, 0)
+
+
 def test_reduced_dct_decode_on_large_jpegs(tmp_path, monkeypatch):
     """A crop at least twice the output on both sides decodes at 1/2 or 1/4 scale (libjpeg's DCT
     scaling) and still matches the full-decode path: PSNR >= 30 dB."""
@@ -146,14 +200,7 @@ def test_dct_scale():
 @pytest.mark.parametrize('kind', ['baseline', 'progressive', 'grey'])
 def test_header_size_is_what_opencv_decodes(orientation, kind):
     rng = np.random.default_rng(orientation)
-    arr = (rng.random((30, 52, 3)) * 255).astype(np.uint8)
-    im = Image.fromarray(arr).convert('L') if kind == 'grey' else Image.fromarray(arr)
-    exif = Image.Exif()
-    if orientation != 1:
-        exif[0x0112] = orientation
-    buf = io.BytesIO()
-    im.save(buf, 'JPEG', exif=exif.tobytes(), progressive=kind == 'progressive')
-    data = buf.getvalue()
+    data = _exif_jpeg((rng.random((30, 52, 3)) * 255).astype(np.uint8), orientation, kind)
     decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     assert jpeg_header_size(data) == decoded.shape[:2]
     assert header_size(data) == (*decoded.shape[:2], 'JPEG')
@@ -218,24 +265,32 @@ def test_benchmark_tool(tmp_path, capsys):
     assert 'cores per GPU' in capsys.readouterr().out
     sizes = sorted(Image.open(p).size for p in tmp_path.glob('*.jpg'))
     assert sizes == [(375, 500), (500, 375)]
+    # the alternatives: the fast config with the exact decode, torchvision's decode (on the CPU)
+    results = tool.main([
+        '--configs', tool.CONFIGS[1], '--exact-decode', '--torchvision-decode', 'cpu', '--images',
+        '3', '--rounds', '1', '--workers', '--batch', '2', '--step-rate', '100', '--data-dir',
+        str(tmp_path)
+    ])
+    assert [r['config'] for r in results] == [
+        tool.CONFIGS[1], f'{tool.CONFIGS[1]} (fast_dct=False)', 'torchvision decode_jpeg on cpu'
+    ]
+    assert results[2]['device_images_s'] > 0
+    assert results[2]['device_share'] == pytest.approx(100 / results[2]['device_images_s'])
+    assert tool.exact_decode_variant(tool.load_pipeline_cfg(tool.CONFIGS[0])) is None
 
 
 def test_tiny_training_with_fast_pipeline(tmp_path, imagenet_root):
-    """A few dBOT iterations with the fast transform in the demo config's pipeline."""
+    """A few dBOT iterations with the fast config's pipeline (at the tiny model's 64 px) in the
+    demo config."""
     from mmengine.runner import Runner
 
     from dbot_mm.testing.tiny_pretrain import tiny_cfg
     cfg = tiny_cfg(tmp_path, imagenet_root, stage_epochs=[0, 1])
     cfg.custom_imports.imports = cfg.custom_imports.imports + ['dbot_mm.datasets']
-    cfg.train_dataloader.dataset.dataset.pipeline = [
-        dict(
-            type='LoadImageAndRandomResizedCrop',
-            scale=64,
-            crop_ratio_range=(0.2, 1.0),
-            interpolation='bicubic',
-            flip_prob=0.5),
-        dict(type='PackInputs')
-    ]
+    pipeline = Config.fromfile(FAST).train_pipeline
+    assert pipeline[0]['type'] == 'LoadImageAndRandomResizedCrop' and pipeline[0]['fast_dct']
+    pipeline[0]['scale'] = 64
+    cfg.train_dataloader.dataset.dataset.pipeline = pipeline
     cfg.train_cfg.max_epochs = 1
     runner = Runner.from_cfg(cfg)
     runner.train()
