@@ -268,3 +268,34 @@ class _LossRecorder(Hook):
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         self.losses.append(float(outputs['loss']))
+
+
+def test_key_bias_changes_nothing_so_qkv_bias_equals_beit_q_v_bias():
+    """BEiT's attention has q and v biases and no k bias; ``DBotViT`` keeps timm's full qkv bias.
+    A key bias adds q . b_k to every logit of a query alike, so the softmax, the outputs and the
+    loss do not depend on it and its gradient is zero: the student is BEiT's up to that constant."""
+    torch.manual_seed(0)
+    vit = DBotViT(
+        embed_dims=32,
+        depth=2,
+        num_heads=4,
+        img_size=32,
+        patch_size=8,
+        layer_scale_init_value=0.1,
+        use_rel_pos_bias=True,
+        out_type='raw')
+    for blk in vit.blocks:  # biases and bias table away from their zero init
+        torch.nn.init.normal_(blk.attn.qkv.bias, std=0.5)
+        torch.nn.init.normal_(blk.rel_pos_bias.relative_position_bias_table, std=0.5)
+    x = torch.randn(2, 3, 32, 32)
+    out = vit(x)[0]
+    out.square().sum().backward()
+    dims = vit.embed_dims
+    for blk in vit.blocks:
+        grad = blk.attn.qkv.bias.grad
+        assert grad[dims:2 * dims].abs().max() < 1e-5 * grad.abs().max()
+        assert grad[:dims].abs().max() > 0 and grad[2 * dims:].abs().max() > 0
+        with torch.no_grad():
+            blk.attn.qkv.bias[dims:2 * dims].add_(torch.randn(dims))
+    with torch.no_grad():
+        torch.testing.assert_close(vit(x)[0], out, rtol=1e-5, atol=1e-5)
