@@ -23,7 +23,6 @@ import gc
 import json
 import os
 import os.path as osp
-import sys
 
 SOURCES = ('student', 'teacher')  # representations.SOURCE_PREFIXES (kept light for --help)
 
@@ -239,11 +238,9 @@ def run(args):
 
 def main(argv=None):
     args = parse_args(argv)
-    from dbot_mm.models.utils.pretrained import CHECKPOINT_ERRORS
-    try:
+    from dbot_mm.models.utils.pretrained import exit_on_checkpoint_errors
+    with exit_on_checkpoint_errors(ValueError):
         return run(args)
-    except CHECKPOINT_ERRORS + (ValueError, ) as e:
-        sys.exit(f'error: {e}')
 
 
 if __name__ == '__main__':

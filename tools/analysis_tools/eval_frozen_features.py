@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 import time
 
 TEMPERATURE, MAX_ITER = 0.07, 500  # DINO's k-NN temperature; L-BFGS iterations per fit
@@ -186,11 +185,9 @@ def run(args):
 
 def main(argv=None):
     args = parse_args(argv)
-    from dbot_mm.models.utils.pretrained import CHECKPOINT_ERRORS
-    try:
+    from dbot_mm.models.utils.pretrained import exit_on_checkpoint_errors
+    with exit_on_checkpoint_errors(ValueError):
         return run(args)
-    except CHECKPOINT_ERRORS + (ValueError, ) as e:
-        sys.exit(f'error: {e}')
 
 
 if __name__ == '__main__':

@@ -15,7 +15,6 @@ in fp16/bf16 (``DBOT.amp_teacher_weights``), and every backbone file gets one dt
 import argparse
 import os
 import os.path as osp
-import sys
 from collections import OrderedDict
 
 from dbot_mm.models.utils.pretrained import SOURCE_PREFIXES
@@ -69,11 +68,9 @@ def export_backbone(checkpoint: str, out: str, source: str = 'student') -> dict:
 
 def main(argv=None):
     args = parse_args(argv)
-    from dbot_mm.models.utils.pretrained import CHECKPOINT_ERRORS
-    try:
+    from dbot_mm.models.utils.pretrained import exit_on_checkpoint_errors
+    with exit_on_checkpoint_errors():
         result = export_backbone(args.checkpoint, args.out, args.source)
-    except CHECKPOINT_ERRORS as e:
-        sys.exit(f'error: {e}')
     print(f"exported {len(result['state_dict'])} tensors of the {args.source} "
           f"('{SOURCE_PREFIXES[args.source]}') from {args.checkpoint} to {args.out}")
 

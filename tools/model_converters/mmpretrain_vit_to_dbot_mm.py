@@ -12,7 +12,6 @@ counted. Load it with ``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix=
 """
 import argparse
 import io
-import sys
 from collections import Counter
 
 
@@ -47,11 +46,9 @@ def convert(src: str, dst: str) -> dict:
 
 def main(argv=None):
     args = parse_args(argv)
-    from dbot_mm.models.utils.pretrained import CHECKPOINT_ERRORS
-    try:
+    from dbot_mm.models.utils.pretrained import exit_on_checkpoint_errors
+    with exit_on_checkpoint_errors(ValueError):
         result = convert(args.src, args.dst)
-    except CHECKPOINT_ERRORS + (ValueError, ) as e:
-        sys.exit(f'error: {e}')
     dropped = Counter(k.split('.', 1)[0] for k in result['dropped'])
     left_out = ', '.join(f'{n} {p}.*' for p, n in dropped.items())
     note = f' (left out: {left_out})' if dropped else ''

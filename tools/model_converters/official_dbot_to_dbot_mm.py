@@ -15,7 +15,6 @@ from the student), ``teacher.*``. The optimizer, loss scaler and arguments are n
 import argparse
 import os
 import os.path as osp
-import sys
 from typing import Optional, Tuple
 
 
@@ -72,11 +71,9 @@ def convert(src: str, dst: str, teacher: Optional[str] = None) -> dict:
 def main(argv=None):
     args = parse_args(argv)
     from dbot_mm.models.utils.official_keys import OfficialCheckpointError
-    from dbot_mm.models.utils.pretrained import CHECKPOINT_ERRORS
-    try:
+    from dbot_mm.models.utils.pretrained import exit_on_checkpoint_errors
+    with exit_on_checkpoint_errors(OfficialCheckpointError):
         result = convert(args.src, args.dst, args.teacher)
-    except CHECKPOINT_ERRORS + (OfficialCheckpointError, ) as e:
-        sys.exit(f'error: {e}')
     state, meta = result['state_dict'], result['meta']
     counts = {
         p: sum(k.startswith(p) for k in state)

@@ -18,10 +18,12 @@ from random weights without a word. :func:`load_backbone_checkpoint` is what
   lacks, ``pos_embed``, which is the fixed sin-cos in every dBOT/MAE encoder) and keys the model
   does not use (the decoder of a pretraining file) are logged as a warning.
 """
+import contextlib
 import logging
 import math
 import os
 import re
+import sys
 from collections import OrderedDict
 from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Union
 
@@ -49,6 +51,16 @@ class CheckpointLoadError(RuntimeError):
 # Everything the loaders here raise for a bad file, each with a one-line message naming it.
 CHECKPOINT_ERRORS = (FileNotFoundError, CheckpointLoadError, CheckpointReadError,
                      UnsafeCheckpointError)
+
+
+@contextlib.contextmanager
+def exit_on_checkpoint_errors(*extra: type):
+    """For a tool's ``main``: a bad checkpoint (or an ``extra`` error) ends the tool with its
+    one-line message (``error: ...``, exit status 1) instead of a traceback."""
+    try:
+        yield
+    except CHECKPOINT_ERRORS + extra as e:
+        sys.exit(f'error: {e}')
 
 
 class LoadReport(NamedTuple):
