@@ -6,7 +6,6 @@
 #   tools/dist_train.sh configs/cls/vit-base-p16_8xb96-coslr-360e_transfer-inat18.py 8 \
 #       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/dbot_vit-b/epoch_1600.pth
 _base_ = './vit-base-p16_8xb96-coslr-1000e_transfer-flowers102.py'
-custom_imports = dict(imports=['dbot_mm', 'dbot_mm.datasets'], allow_failed_imports=False)
 num_classes = 8142
 data_root = 'data/inat/2018'  # run.sh `--data data/inat/2018`
 model = dict(data_preprocessor=dict(num_classes=num_classes), head=dict(num_classes=num_classes))

@@ -235,7 +235,7 @@ def test_fast_config_pipeline(photos):
     """The fast config's pipeline, built from the registry after its ``custom_imports``, packs
     what the shipped one packs (shape, dtype, channel order)."""
     cfg = Config.fromfile(FAST)
-    cfg.merge_from_dict(dict(custom_imports=dict(imports=['dbot_mm.datasets'])))
+    cfg.merge_from_dict(dict(custom_imports=dict(imports=['dbot_mm'])))
     shipped = Config.fromfile(SHIPPED)
     assert cfg.train_dataloader.dataset.dataset.pipeline == cfg.train_pipeline
     assert {k: v for k, v in cfg.train_dataloader.items() if k != 'dataset'} == \
@@ -286,7 +286,6 @@ def test_tiny_training_with_fast_pipeline(tmp_path, imagenet_root):
 
     from dbot_mm.testing.tiny_pretrain import tiny_cfg
     cfg = tiny_cfg(tmp_path, imagenet_root, stage_epochs=[0, 1])
-    cfg.custom_imports.imports = cfg.custom_imports.imports + ['dbot_mm.datasets']
     pipeline = Config.fromfile(FAST).train_pipeline
     assert pipeline[0]['type'] == 'LoadImageAndRandomResizedCrop' and pipeline[0]['fast_dct']
     pipeline[0]['scale'] = 64
