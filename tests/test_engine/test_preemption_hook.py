@@ -1,4 +1,8 @@
-"""PreemptionHook on a resumed checkpoint from the middle of an epoch (stub runner, no training)."""
+"""PreemptionHook on a resumed checkpoint from the middle of an epoch, and its data workers under a
+cluster's SIGTERM (stub runner, no training)."""
+import os
+import subprocess
+import time
 from types import SimpleNamespace
 from unittest import mock
 
@@ -46,3 +50,35 @@ def test_load_from_is_not_a_resume():
     loader = DataLoader(torch.arange(10), batch_size=2)
     _resume(PreemptionHook(), _runner(epoch=0, iter=0, loader=loader), dict(iter=8))
     assert len(list(loader)) == 5
+
+
+class _WorkerPids(torch.utils.data.Dataset):
+    """The pid of the process that loads each item, slowly enough to outlast a prefetch."""
+
+    def __len__(self):
+        return 12
+
+    def __getitem__(self, i):
+        time.sleep(0.05)
+        return os.getpid()
+
+
+def test_training_and_validation_workers_survive_a_sigterm_from_another_process():
+    """Slurm signals every process of the job step: the workers of both loaders ignore a SIGTERM
+    that does not come from their main process (unshielded, the loader dies: 'DataLoader worker
+    ... exited unexpectedly'), and go on loading."""
+    train, val = (
+        DataLoader(_WorkerPids(), num_workers=1, persistent_workers=True) for _ in range(2))
+    runner = _runner(epoch=0, iter=0, loader=train)
+    runner.val_loop = SimpleNamespace(dataloader=val)
+    hook = PreemptionHook()
+    hook.before_train(runner)
+    try:
+        for loader in (train, val):
+            batches = iter(loader)
+            pid = int(next(batches))
+            subprocess.run(['kill', '-TERM', str(pid)], check=True)
+            time.sleep(0.3)
+            assert [int(p) for p in batches] == [pid] * (len(loader) - 1)
+    finally:
+        hook.after_train(runner)

@@ -134,6 +134,26 @@ def test_dist_train_two_cpu_processes(tiny_image_folder, tmp_path):
     assert (tmp_path / 'epoch_1.pth').is_file()
 
 
+def test_dist_train_exits_75_when_preempted(tiny_image_folder, tmp_path):
+    """SIGTERM on rank 0 of 2: both ranks save and stop, torchrun reports 1, dist_train.sh exits
+    with PreemptionHook's 75 (what a scheduler's requeue rule can test) and names the file."""
+    config = tmp_path / 'preempted_cls.py'
+    config.write_text(
+        f"_base_ = ['{CONFIG}']\n"
+        "custom_imports = dict(imports=['dbot_mm', 'dbot_mm.testing.tiny_pretrain'])\n"
+        "custom_hooks = [dict(type='FaultInjectionHook', at_iter=1, how='term', rank=0)]\n")
+    work_dir = tmp_path / 'work'
+    proc, output = _run([
+        'bash', 'tools/dist_train.sh', config, 2, '--work-dir', work_dir, '--cfg-options',
+        'train_cfg.max_epochs=1', *_data_options(tiny_image_folder)
+    ],
+                        expect_ok=False,
+                        PORT=str(_free_port()))
+    assert proc.returncode == 75, output[-3000:]
+    assert f'preempted, saved {work_dir}/preempt_iter_1.pth; exit code 75' in output
+    assert (work_dir / 'preempt_iter_1.pth').is_file()
+
+
 def test_amp_flag(tiny_image_folder, tmp_path):
     """--amp: AmpOptimWrapper on CUDA, one clear line on a CPU machine."""
     proc, output = _run([

@@ -4,14 +4,14 @@ The signal handler only takes note; after the current iteration every rank agree
 by any rank counts), rank 0 writes ``preempt_iter_{N}.pth`` (the full state, like any
 checkpoint; removed once a later regular checkpoint exists) and points ``last_checkpoint`` at it,
 and every rank exits with :data:`PREEMPTED_EXIT_CODE`, which ``tools/slurm_train.sh --requeue``
-turns into a requeue with ``--resume``.
+turns into a requeue with ``--resume`` (``tools/dist_train.sh`` exits with it too).
 
 A checkpoint from the middle of an epoch needs this hook when it is resumed too: mmengine's
 ``EpochBasedTrainLoop`` would replay the whole epoch, so the sampler is made to skip the samples
 the epoch already used. Slurm signals every process of a job step, DataLoader workers included,
-and a dead worker would crash the main process before it saves: workers ignore a SIGTERM that
-does not come from their main process (which still stops them with one, as torch's own worker
-handler does).
+and a dead worker would crash the main process before it saves: training and validation
+workers ignore a SIGTERM that does not come from their main process (which still stops them
+with one, as torch's own worker handler does).
 """
 import functools
 import glob
@@ -31,6 +31,9 @@ from torch.utils.data import BatchSampler
 from .checkpoint_hook import ATOMIC_BACKEND_ARGS, atomic_write
 
 PREEMPTED_EXIT_CODE = 75  # EX_TEMPFAIL (sysexits.h): "temporary failure, retry later"
+# A launcher that does not pass the exit code on (torchrun reports 1) sets this to a file path:
+# rank 0 writes the saved checkpoint's path there before exiting (tools/dist_train.sh).
+PREEMPTED_FILE_ENV = 'DBOT_MM_PREEMPTED_FILE'
 
 
 def _shield_worker(worker_id, init_fn=None):
@@ -87,9 +90,14 @@ class PreemptionHook(Hook):
             return
         for sig in self.signals:
             self._previous[sig] = signal.signal(sig, self._note)
-        loader = runner.train_dataloader
-        if loader.num_workers > 0 and signal.SIGTERM in self.signals:
-            loader.worker_init_fn = functools.partial(_shield_worker, init_fn=loader.worker_init_fn)
+        if signal.SIGTERM not in self.signals:
+            return
+        # the validation loader's workers get the cluster's SIGTERM too (mid-validation)
+        val_loop = getattr(runner, 'val_loop', None)
+        for loader in (runner.train_dataloader, getattr(val_loop, 'dataloader', None)):
+            if loader is not None and loader.num_workers > 0:
+                loader.worker_init_fn = functools.partial(
+                    _shield_worker, init_fn=loader.worker_init_fn)
 
     def after_train(self, runner) -> None:
         for sig, handler in self._previous.items():
@@ -148,6 +156,8 @@ class PreemptionHook(Hook):
         path = osp.join(runner.work_dir, filename)
         if is_main_process():
             atomic_write(path, osp.join(runner.work_dir, 'last_checkpoint'))
+            if os.environ.get(PREEMPTED_FILE_ENV):
+                atomic_write(path, os.environ[PREEMPTED_FILE_ENV])
         self._remove_preempt_files(runner, before=meta['iter'])
         barrier()  # no rank leaves (and gets its launcher to kill the others) before the save
         runner.logger.warning(
