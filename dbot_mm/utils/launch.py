@@ -315,8 +315,14 @@ def build_runner(cfg: Config) -> Runner:
             logger='current',
             level=logging.INFO)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
-    if cfg.get('load_from'):
-        _skip_pretrained_init(runner, cfg.load_from)
+    load_from = cfg.get('load_from')
+    if load_from and str(load_from).startswith(('http://', 'https://')):
+        # mmengine would read the URL through torch.hub with weights_only=False (code in the file
+        # runs): the checked, cached download instead, which mmengine reads as a local file
+        from .checkpoint_loader import cached_download
+        runner._load_from = load_from = cached_download(load_from)
+    if load_from:
+        _skip_pretrained_init(runner, load_from)
     return runner
 
 

@@ -233,6 +233,53 @@ def test_resume_does_not_need_the_pretrained_file(trained, tiny_image_folder, tm
     assert load_checkpoint_file(tmp_path / 'epoch_2.pth')['meta']['iter'] == 8
 
 
+class _Payload:
+    """Unpickling it runs code (what weights_only=False would do with a hostile file)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker), ))
+
+
+def test_load_from_url_is_downloaded_and_read_without_unpickling_code(trained, tiny_image_folder,
+                                                                      tmp_path, monkeypatch):
+    """load_from / --resume with an http(s) URL: build_runner hands mmengine the cached download,
+    which it reads as a local file with weights_only=True (mmengine's own URL loader unpickles
+    fully: the hostile file would run its code); the hostile file is refused, nothing runs."""
+    from dbot_mm.utils.checkpoint_loader import url_cache_path
+    from dbot_mm.utils.launch import build_runner, merge_train_args
+    src_dir, _ = trained
+    served = {
+        'https://example.org/run/epoch_1.pth': (src_dir / 'epoch_1.pth').read_bytes(),
+        'https://example.org/evil.pth': pickle.dumps(_Payload(tmp_path / 'ran')),
+    }
+
+    def download(url, dst, hash_prefix=None, progress=True):
+        Path(dst).write_bytes(served[url])
+
+    monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path / 'hub'))
+    monkeypatch.setattr(torch.hub, 'download_url_to_file', download)
+    parser = _load_tool('train').build_parser()
+    for url in served:
+        args = parser.parse_args([
+            str(CONFIG), '--work-dir',
+            str(tmp_path / 'work'), '--cfg-options', 'train_cfg.max_epochs=2', f'load_from={url}',
+            *_data_options(tiny_image_folder)
+        ])
+        cfg = load_config(args, merge_train_args)
+        runner = build_runner(cfg)
+        assert runner._load_from == url_cache_path(url)
+        if url.endswith('evil.pth'):
+            with pytest.raises(pickle.UnpicklingError, match='Weights only load failed'):
+                runner.train()
+            assert not (tmp_path / 'ran').exists()
+            continue
+        runner.train()
+        assert load_checkpoint_file(tmp_path / 'work' / 'epoch_2.pth')['meta']['iter'] == 8
+
+
 # In-process checks of the flag merging (no training).
 
 
