@@ -129,9 +129,11 @@ class TorchvisionDecode:
         self.sampler = RandomResizedCrop(scale, crop_ratio_range=(0.2, 1.0))
 
     def __call__(self, paths, seeds) -> torch.Tensor:
-        from torchvision.io import decode_jpeg
+        from torchvision.io import ImageReadMode, decode_jpeg
         data = [torch.frombuffer(bytearray(Path(p).read_bytes()), dtype=torch.uint8) for p in paths]
-        imgs = decode_jpeg(data, device=self.device, apply_exif_orientation=True)
+        # (EXIF orientation: applied on the CPU only; nvJPEG ignores it)
+        imgs = decode_jpeg(
+            data, mode=ImageReadMode.RGB, device=self.device, apply_exif_orientation=True)
         out = []
         for img, seed in zip(imgs, seeds):
             np.random.seed(seed)
