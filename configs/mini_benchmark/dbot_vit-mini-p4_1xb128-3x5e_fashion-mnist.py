@@ -22,6 +22,7 @@ optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1.5e-3, betas=(0.9, 0.95), weight_decay=0.05),
+    constructor='MergedGroupsOptimWrapperConstructor',
     paramwise_cfg=dict(flat_decay_mult=0.),
     clip_grad=dict(max_norm=3.0))
 param_scheduler = [dict(_base_.param_scheduler[0], stage_epochs=stage_epochs, warmup_epochs=1)]

@@ -33,6 +33,7 @@ model = dict(
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1.5e-3, betas=(0.9, 0.95), weight_decay=0.05),
+    constructor='MergedGroupsOptimWrapperConstructor',
     paramwise_cfg=dict(flat_decay_mult=0.),
     clip_grad=dict(max_norm=3.0))
 param_scheduler = [

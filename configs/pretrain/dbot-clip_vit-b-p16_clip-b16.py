@@ -71,6 +71,7 @@ optim_wrapper = dict(
     # run.sh --opt_betas 0.9 0.98 --opt_eps 1e-6; wd: run_pretrain.py default 0.05, constant
     optimizer=dict(type='AdamW', lr=3e-3, betas=(0.9, 0.98), eps=1e-6, weight_decay=0.05),
     clip_grad=dict(max_norm=3.0),  # run.sh --clip_grad 3.0
+    constructor='MergedGroupsOptimWrapperConstructor',
     # optim_factory.py get_parameter_groups: no decay on 1-D parameters, `.bias` and the names in
     # no_weight_decay() = {pos_embed, cls_token} (modeling_pretrain.py); the mask token and the
     # 2-D relative position bias tables are decayed. Our pos_embed is frozen (not optimised).

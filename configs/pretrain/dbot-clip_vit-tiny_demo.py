@@ -26,6 +26,7 @@ optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.05),
+    constructor='MergedGroupsOptimWrapperConstructor',
     # a non-empty paramwise_cfg: mmengine's constructor then leaves the frozen teacher out
     paramwise_cfg=dict(flat_decay_mult=0.))
 max_epochs = 4

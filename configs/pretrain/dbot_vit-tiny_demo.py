@@ -25,7 +25,8 @@ optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1.5e-3, betas=(0.9, 0.95), weight_decay=0.05),
-    # mmengine's default constructor: no weight decay on 1-D parameters (official
+    constructor='MergedGroupsOptimWrapperConstructor',
+    # mmengine's paramwise_cfg rules: no weight decay on 1-D parameters (official
     # main_pretrain.py, timm add_weight_decay); a non-empty paramwise_cfg also makes it skip the
     # frozen teacher.
     paramwise_cfg=dict(flat_decay_mult=0.))

@@ -9,7 +9,9 @@ optim_wrapper = dict(
     type='AmpOptimWrapper',
     loss_scale='dynamic',
     optimizer=dict(type='AdamW', lr=1.5e-4 * 4096 / 256, betas=(0.9, 0.95), weight_decay=0.05),
-    # mmengine's default constructor: no weight decay on 1-D parameters (official
+    # one param group per setting (official: one per weight decay), not one per parameter
+    constructor='MergedGroupsOptimWrapperConstructor',
+    # mmengine's paramwise_cfg rules: no weight decay on 1-D parameters (official
     # main_pretrain.py, timm add_weight_decay); a non-empty paramwise_cfg also makes it skip the
     # frozen teacher.
     paramwise_cfg=dict(flat_decay_mult=0.))

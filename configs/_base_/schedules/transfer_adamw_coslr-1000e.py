@@ -11,6 +11,7 @@ base_lr = 7.5e-6 * 768 / 512
 optim_wrapper = dict(
     type='AmpOptimWrapper',
     optimizer=dict(type='AdamW', lr=base_lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05),
+    constructor='MergedGroupsOptimWrapperConstructor',
     paramwise_cfg=dict(
         norm_decay_mult=0.,
         bias_decay_mult=0.,

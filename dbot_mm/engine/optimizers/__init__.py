@@ -1,4 +1,8 @@
 from .autocast_optim_wrapper import AutocastOptimWrapper
 from .layer_decay_constructor import LayerDecayOptimWrapperConstructor
+from .merged_groups_constructor import MergedGroupsOptimWrapperConstructor, merge_param_groups
 
-__all__ = ['AutocastOptimWrapper', 'LayerDecayOptimWrapperConstructor']
+__all__ = [
+    'AutocastOptimWrapper', 'LayerDecayOptimWrapperConstructor',
+    'MergedGroupsOptimWrapperConstructor', 'merge_param_groups'
+]

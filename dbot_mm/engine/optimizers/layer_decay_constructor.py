@@ -14,6 +14,8 @@ import torch.nn as nn
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from mmpretrain.engine.optimizers import LearningRateDecayOptimWrapperConstructor
 
+from .merged_groups_constructor import merge_param_groups
+
 BACKBONE_NAME = 'backbone'
 # what mmpretrain's add_params reads; anything else would be ignored without a word
 SUPPORTED_KEYS = ('layer_decay_rate', 'flat_decay_mult', 'norm_decay_mult', 'bias_decay_mult',
@@ -40,7 +42,9 @@ class LayerDecayOptimWrapperConstructor(LearningRateDecayOptimWrapperConstructor
     Ours only because mmpretrain's asks the top-level model for ``get_layer_depth``, which mmdet
     detectors and mmseg segmentors do not have; it is registered in mmengine's root registry so
     that the mmpretrain, mmdet and mmseg default scopes all find it. ``paramwise_cfg`` is
-    mmpretrain's; keys it would silently ignore and a rate outside (0, 1] are refused.
+    mmpretrain's; keys it would silently ignore and a rate outside (0, 1] are refused. Its
+    per-parameter groups are merged into one per (layer, weight decay), as the official
+    ``param_groups_lrd`` (:func:`~.merged_groups_constructor.merge_param_groups`).
     """
 
     def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg: Optional[dict] = None):
@@ -70,7 +74,10 @@ class LayerDecayOptimWrapperConstructor(LearningRateDecayOptimWrapperConstructor
                    prefix: str = '',
                    get_layer_depth: Optional[Callable] = None,
                    **kwargs) -> None:
-        if get_layer_depth is None:  # the top-level call: the layer of 'backbone.*' parameters
-            get_layer_depth = partial(
-                find_backbone(module).get_layer_depth, prefix=BACKBONE_NAME + '.')
+        if get_layer_depth is not None:  # mmpretrain's recursion over the children
+            super().add_params(params, module, prefix, get_layer_depth=get_layer_depth, **kwargs)
+            return
+        # the top-level call: the layer of 'backbone.*' parameters, then one group per setting
+        get_layer_depth = partial(find_backbone(module).get_layer_depth, prefix=BACKBONE_NAME + '.')
         super().add_params(params, module, prefix, get_layer_depth=get_layer_depth, **kwargs)
+        params[:] = merge_param_groups(params, self.optimizer_cfg)

@@ -16,7 +16,7 @@ from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as ROOT_CONSTRUCTORS
 from mmengine.registry import DefaultScope
 
 import dbot_mm  # noqa: F401  (registers everything)
-from dbot_mm.engine.optimizers import LayerDecayOptimWrapperConstructor
+from dbot_mm.engine.optimizers import LayerDecayOptimWrapperConstructor, merge_param_groups
 
 BASE_LR = 1e-3
 BASE_WD = 0.05
@@ -83,6 +83,10 @@ def check_params(optim_wrapper, model, expected):
     assert len(in_groups) == len(set(in_groups))
     trainable = {id(p) for p in model.parameters() if p.requires_grad}
     assert set(in_groups) == trainable
+    # one group per setting (the official param_groups_lrd / add_weight_decay), not per parameter
+    settings = [(g['lr'], g['weight_decay'], g.get('layer_id'))
+                for g in optim_wrapper.optimizer.param_groups]
+    assert len(settings) == len(set(settings)) < len(in_groups), settings
 
 
 # --------------------------------------------------------------------------- classifier
@@ -388,12 +392,11 @@ def build_dbot():
 
 
 def test_pretraining_optimizer_of_the_config():
-    """configs/pretrain: mmengine's default constructor; no lr decay, no weight decay on 1-D
-    parameters only (official main_pretrain.py: timm ``add_weight_decay``), frozen teacher and
-    frozen sin-cos pos_embed left out."""
+    """configs/pretrain: mmengine's default constructor with its groups merged; no lr decay, no
+    weight decay on 1-D parameters only (official main_pretrain.py: timm ``add_weight_decay``, two
+    groups), frozen teacher and frozen sin-cos pos_embed left out."""
     cfg = Config.fromfile(PRETRAIN_CFG).optim_wrapper
-    assert cfg.get('constructor', 'DefaultOptimWrapperConstructor') == \
-        'DefaultOptimWrapperConstructor'
+    assert cfg.constructor == 'MergedGroupsOptimWrapperConstructor'
     lr, wd = cfg.optimizer.lr, cfg.optimizer.weight_decay
     model = build_dbot()
     ow = build_optim_in_scope('mmpretrain', model, cfg)
@@ -407,6 +410,25 @@ def test_pretraining_optimizer_of_the_config():
     })
     assert all(group_of(ow, p) is None for p in model.teacher.parameters())
     assert group_of(ow, model.backbone.pos_embed) is None
+    assert [g['weight_decay'] for g in ow.optimizer.param_groups] == [wd, 0.]
+
+
+def test_merge_param_groups_uses_the_optimizer_defaults():
+    """A group that sets a value equal to the optimizer's default merges with one that leaves it
+    out; groups keep the order of their first parameter; mmpretrain's param_name label goes."""
+    a, b, c, d = (torch.nn.Parameter(torch.zeros(1)) for _ in range(4))
+    groups = [
+        dict(params=[a], param_name='a'),
+        dict(params=[b], weight_decay=0., param_name='b'),
+        dict(params=[c], weight_decay=BASE_WD, param_name='c'),
+        dict(params=[d], weight_decay=0., lr=BASE_LR / 2, param_name='d'),
+    ]
+    merged = merge_param_groups(groups, dict(type='AdamW', lr=BASE_LR, weight_decay=BASE_WD))
+    assert merged == [
+        dict(params=[a, c]),
+        dict(params=[b], weight_decay=0.),
+        dict(params=[d], weight_decay=0., lr=BASE_LR / 2)
+    ]
 
 
 def test_layer_decay_on_dbot_without_paramwise_cfg_leaves_teacher_out():
