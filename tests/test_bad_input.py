@@ -4,7 +4,6 @@ A row: case name, how to trigger it (a function of pytest's ``request`` and ``tm
 the error), the exception type and a regex the whole one-line message must match. Add rows here.
 """
 import contextlib
-import importlib.util
 import io
 import re
 import shutil
@@ -20,6 +19,7 @@ from mmengine.registry import DefaultScope
 from dbot_mm.models.backbones.vit import DBotViT
 from dbot_mm.models.selfsup.dbot import DBOT
 from dbot_mm.models.utils.rel_pos_bias import RelativePositionBias
+from dbot_mm.testing.tools import import_tool
 from dbot_mm.utils.data_root import DataRootError, check_data_root
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,9 +32,7 @@ class ToolError(Exception):
 
 def run_tool(name: str, *argv) -> None:
     path = ROOT / 'tools' / f'{name}.py'
-    spec = importlib.util.spec_from_file_location(f'dbot_tools_{name}', path)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = import_tool(path)
     stderr = io.StringIO()
     with mock.patch.object(sys, 'argv', [f'{name}.py', *map(str, argv)]), \
             contextlib.redirect_stderr(stderr), pytest.raises(SystemExit):

@@ -2,7 +2,6 @@
 ``RandomResizedCrop(backend='pillow')`` path: same crop boxes for the same numpy seed, output
 within rounding of Pillow's (PSNR) on real JPEGs, header sizes as OpenCV decodes, configs and a
 tiny training run."""
-import importlib.util
 import io
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from PIL import Image
 import dbot_mm.datasets  # noqa: F401
 from dbot_mm.datasets.transforms import fast_crop
 from dbot_mm.datasets.transforms.fast_crop import LoadImageAndRandomResizedCrop
+from dbot_mm.testing.tools import import_tool
 
 header_size, jpeg_header_size = fast_crop.header_size, fast_crop.jpeg_header_size
 
@@ -31,10 +31,7 @@ RRC = dict(scale=224, crop_ratio_range=(0.2, 1.0), interpolation='bicubic')
 
 def _tool():
     path = REPO / 'tools/analysis_tools/benchmark_pipeline.py'
-    spec = importlib.util.spec_from_file_location('benchmark_pipeline', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_tool(path)
 
 
 @pytest.fixture(scope='module')

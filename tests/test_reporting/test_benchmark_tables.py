@@ -31,6 +31,7 @@ from dbot_mm.reporting import build_tables, read_work_dir, render_markdown, writ
 from dbot_mm.reporting.lineage import init_checkpoint, launch_folder
 from dbot_mm.reporting.rows import _protocol, arch_info
 from dbot_mm.reporting.tables import load_paper_results
+from dbot_mm.testing.tools import import_tool
 
 LOGS = osp.join(osp.dirname(osp.dirname(__file__)), 'data', 'logs')
 TOOL = osp.join(
@@ -334,11 +335,7 @@ def test_folder_without_logs_names_the_path(tmp_path):
 
 
 def _load_cli():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('benchmark_tables_cli', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_tool(TOOL)
 
 
 def test_cli(tmp_path, capsys):

@@ -1,6 +1,5 @@
 """The synthetic datasets load with the real OpenMMLab dataset classes and say what they draw."""
 import hashlib
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -11,6 +10,7 @@ from PIL import Image
 
 from dbot_mm.testing import make_ade20k, make_coco, make_imagenet
 from dbot_mm.testing._store import MARKER
+from dbot_mm.testing.tools import import_tool
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -337,10 +337,7 @@ def test_bad_arguments():
 
 
 def test_cli_writes_standard_paths(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location(
-        'make_synthetic_data', REPO / 'tools' / 'misc' / 'make_synthetic_data.py')
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+    cli = import_tool(REPO / 'tools' / 'misc' / 'make_synthetic_data.py')
     cli.main(['ade20k', '--out', str(tmp_path), '--seed', '1'])
     out = capsys.readouterr().out
     assert '[ade20k training] 16/16' in out and 'num_train=16' in out

@@ -1,7 +1,6 @@
 """tools/analysis_tools/analyze_representations.py on a tiny dBOT checkpoint (student and teacher
 overlaid) and a small nested folder of generated images."""
 import csv
-import importlib.util
 import json
 import math
 import os.path as osp
@@ -12,16 +11,14 @@ import torch
 from PIL import Image
 
 from dbot_mm.models.backbones.vit import DBotViT
+from dbot_mm.testing.tools import import_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'analyze_representations.py')
 
 
 def load_tool():
-    spec = importlib.util.spec_from_file_location('analyze_representations', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_tool(TOOL)
 
 
 @pytest.fixture(scope='module')

@@ -1,19 +1,17 @@
 """tools/analysis_tools/benchmark_optimizer.py on the tiny pretraining config: both optimizers
 hold the same trainable tensors, one group per parameter against one per weight decay."""
-import importlib.util
 from pathlib import Path
 
 import pytest
+
+from dbot_mm.testing.tools import import_tool
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _tool():
     path = REPO / 'tools/analysis_tools/benchmark_optimizer.py'
-    spec = importlib.util.spec_from_file_location('benchmark_optimizer', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_tool(path)
 
 
 def test_per_parameter_against_merged_groups(capsys):

@@ -1,5 +1,4 @@
 """tools/analysis_tools/benchmark_pretrain.py: dBOT vs mmpretrain MAE speed, memory and MFU."""
-import importlib.util
 import json
 import math
 import subprocess
@@ -9,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from dbot_mm.models.backbones.vit import ARCH_SETTINGS
+from dbot_mm.testing.tools import import_tool
 
 REPO = Path(__file__).resolve().parents[2]
 TOOL = REPO / 'tools' / 'analysis_tools' / 'benchmark_pretrain.py'
@@ -28,10 +28,7 @@ def small(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location('benchmark_pretrain', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_tool(TOOL)
 
 
 def table_rows(stdout):

@@ -1,7 +1,6 @@
 """CLIP teacher: tools/model_converters/clip_to_dbot_mm.py and ``CLIPTeacher`` read OpenAI CLIP
 files (state dict or JIT archive) strictly, and the teacher's tokens equal a reference forward
 written from OpenAI's clip/model.py."""
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -10,6 +9,7 @@ import torch.nn.functional as F
 
 from dbot_mm.models.targets import CLIPTeacher, build_clip_visual, load_clip_visual_state_dict
 from dbot_mm.testing.clip import make_tiny_clip
+from dbot_mm.testing.tools import import_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'model_converters', 'clip_to_dbot_mm.py')
@@ -19,10 +19,7 @@ CLIP_STD = torch.tensor((0.26862954, 0.26130258, 0.27577711)).view(1, 3, 1, 1)
 
 
 def load_tool():
-    spec = importlib.util.spec_from_file_location('clip_to_dbot_mm', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_tool(TOOL)
 
 
 @pytest.fixture(scope='module')

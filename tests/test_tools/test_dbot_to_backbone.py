@@ -1,6 +1,5 @@
 """tools/model_converters/dbot_to_backbone.py: dBOT checkpoint -> tensor-only backbone file that
 ``load_backbone_checkpoint(prefix='')`` (and so ``init_cfg`` with ``prefix=''``) loads."""
-import importlib.util
 import os
 import os.path as osp
 import subprocess
@@ -13,16 +12,14 @@ from mmengine.logging import HistoryBuffer
 import dbot_mm  # noqa: F401
 from dbot_mm.models.backbones.vit import DBotViT
 from dbot_mm.models.utils.pretrained import load_backbone_checkpoint
+from dbot_mm.testing.tools import import_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'model_converters', 'dbot_to_backbone.py')
 
 
 def load_tool():
-    spec = importlib.util.spec_from_file_location('dbot_to_backbone', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_tool(TOOL)
 
 
 def tiny_vit(seed=None, **kwargs):

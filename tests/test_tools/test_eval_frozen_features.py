@@ -2,7 +2,6 @@
 ImageNet (4 classes x 12 train / 6 val images): random init (as a subprocess, then in-process with
 the same seed), raw pixels, a checkpoint, and bad input (in-process: the imports take most of a
 subprocess's time)."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -13,6 +12,7 @@ import pytest
 import torch
 
 from dbot_mm.models.backbones.vit import DBotViT
+from dbot_mm.testing.tools import import_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'eval_frozen_features.py')
@@ -36,10 +36,7 @@ def tool_args(work_dir, data_root, *args, config=CONFIG):
 
 
 def load_tool():
-    spec = importlib.util.spec_from_file_location('eval_frozen_features', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_tool(TOOL)
 
 
 def run_tool(*args, **kwargs):

@@ -2,7 +2,6 @@
 converter, its schedules, every config it runs (one training step each), one end-to-end run of
 the tool and the report's arithmetic."""
 import gzip
-import importlib.util
 import math
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from mmengine.registry import init_default_scope
 from PIL import Image
 
 import dbot_mm  # noqa: F401
+from dbot_mm.testing.tools import import_tool
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = Path('/usr/share/datasets/fashion-mnist')
@@ -27,10 +27,7 @@ CFG = REPO / 'configs/mini_benchmark'
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location('mini_benchmark', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_tool(TOOL)
 
 
 def _idx_labels(name):

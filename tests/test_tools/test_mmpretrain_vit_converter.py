@@ -1,7 +1,6 @@
 """tools/model_converters/mmpretrain_vit_to_dbot_mm.py: an mmpretrain MAE (MAEViT + MAE decoder
 and head, as in mmpretrain's mae config) or ViT classifier checkpoint, converted, loads strictly
 into DBotViT and gives mmpretrain's own features."""
-import importlib.util
 import os
 import os.path as osp
 import subprocess
@@ -15,6 +14,7 @@ import dbot_mm  # noqa: F401
 from dbot_mm.models.backbones.vit import DBotViT
 from dbot_mm.models.utils.mmpretrain_keys import mmpretrain_vit_to_timm
 from dbot_mm.models.utils.pretrained import load_backbone_checkpoint
+from dbot_mm.testing.tools import import_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'model_converters', 'mmpretrain_vit_to_dbot_mm.py')
@@ -62,10 +62,7 @@ def save_mmengine(model: torch.nn.Module, path: str, extra=None) -> str:
 
 
 def load_tool():
-    spec = importlib.util.spec_from_file_location('mmpretrain_vit_to_dbot_mm', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_tool(TOOL)
 
 
 def run_tool(*args, cwd):

@@ -3,7 +3,6 @@ writes them (main branch of liuxingbin/dbot: models_mae.MaskedAutoencoderViT sav
 util/misc.save_model, the teacher by misc.save_teacher_model): the converted file gives timm's
 features, the official decoder's predictions, continues pretraining and loads downstream."""
 import argparse
-import importlib.util
 import math
 from functools import partial
 from pathlib import Path
@@ -20,6 +19,7 @@ import dbot_mm  # noqa: F401
 from dbot_mm.models import DBotViT
 from dbot_mm.models.necks.dbot_decoder import DBotDecoder
 from dbot_mm.models.utils.pretrained import load_backbone_checkpoint
+from dbot_mm.testing.tools import import_tool
 
 REPO = Path(__file__).resolve().parents[2]
 TOOL = REPO / 'tools/model_converters/official_dbot_to_dbot_mm.py'
@@ -30,10 +30,7 @@ TINY_DECODER = dict(decoder_embed_dim=64, decoder_depth=2, decoder_num_heads=4)
 
 
 def load_tool():
-    spec = importlib.util.spec_from_file_location('official_dbot_to_dbot_mm', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_tool(TOOL)
 
 
 class OfficialMAE(nn.Module):

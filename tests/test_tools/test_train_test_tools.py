@@ -3,7 +3,6 @@
 The command-line runs use a 2-layer, 32-wide ViT on 16 images of 32x32
 (``tests/data/configs/tiny_cls.py``): an epoch is 4 iterations.
 """
-import importlib.util
 import os
 import pickle
 import re
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from dbot_mm.testing.tools import import_tool
 from dbot_mm.utils import load_checkpoint_file
 from dbot_mm.utils.launch import LaunchError, load_config
 
@@ -25,11 +25,7 @@ TIMEOUT = 600
 
 def _load_tool(name):
     """Import tools/<name>.py (not a package) to reach its parser."""
-    spec = importlib.util.spec_from_file_location(f'dbot_tools_{name}',
-                                                  ROOT / 'tools' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_tool(ROOT / 'tools' / f'{name}.py')
 
 
 def _data_options(root):
