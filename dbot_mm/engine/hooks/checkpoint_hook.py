@@ -17,7 +17,10 @@ import torch
 from mmengine.dist import is_main_process
 from mmengine.fileio import LocalBackend, register_backend
 from mmengine.hooks import CheckpointHook
+from mmengine.optim import OptimWrapper
 from mmengine.registry import HOOKS
+
+from ..optimizers.merged_groups_constructor import regroup_saved_state
 
 # ``backend_args`` for mmengine's save functions that write local files atomically
 ATOMIC_BACKEND_ARGS = dict(backend='local_atomic')
@@ -78,6 +81,19 @@ class SafeCheckpointHook(CheckpointHook):
             for folder in {runner.work_dir, self.out_dir}:
                 for tmp in glob.glob(osp.join(glob.escape(folder), f'.*{_TMP_TAG}*')):
                     os.remove(tmp)
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        """A checkpoint written while the optimizer had one group per parameter (before its groups
+        were merged per setting) resumes into the merged groups."""
+        saved, wrapper = checkpoint.get('optimizer'), getattr(runner, 'optim_wrapper', None)
+        if not isinstance(saved, dict) or not isinstance(wrapper, OptimWrapper):
+            return
+        regrouped = regroup_saved_state(saved, wrapper.optimizer)
+        if regrouped is not None:
+            checkpoint['optimizer'] = regrouped
+            runner.logger.info(
+                f"optimizer state of {len(saved['param_groups'])} per-parameter groups merged "
+                f'into the {len(regrouped["param_groups"])} groups of this optimizer')
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         # mmengine's order is remove-oldest, write, point; here write, point, remove-oldest

@@ -8,7 +8,7 @@ decay in pretraining (timm ``add_weight_decay`` in ``main_pretrain.py``) and one
 weight decay) in fine-tuning (``util/lr_decay.py: param_groups_lrd``): merging the groups whose
 settings are equal gives exactly those, with the same lr and weight decay for every parameter.
 """
-from typing import List
+from typing import List, Optional
 
 from mmengine.optim import DefaultOptimWrapperConstructor
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
@@ -30,6 +30,20 @@ def merge_param_groups(groups: List[dict], optimizer_cfg: dict) -> List[dict]:
             merged[key]['params'] = []
         merged[key]['params'] += list(group['params'])
     return list(merged.values())
+
+
+def regroup_saved_state(saved: dict, optimizer) -> Optional[dict]:
+    """An optimizer state dict saved with one group per parameter (before the groups were merged)
+    made to load into ``optimizer``'s merged groups: the saved groups merged the same way (both
+    follow the parameters' construction order); None if it has as many groups already or does not
+    fit. The saved per-parameter state is kept as it is (torch maps it by position)."""
+    groups = saved.get('param_groups')
+    if not groups or len(groups) == len(optimizer.param_groups):
+        return None
+    merged = merge_param_groups(groups, {})
+    if [len(g['params']) for g in merged] != [len(g['params']) for g in optimizer.param_groups]:
+        return None
+    return dict(saved, param_groups=merged)
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()

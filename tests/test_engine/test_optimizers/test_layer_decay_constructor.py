@@ -6,7 +6,10 @@ Expected values are written out from the official rule (dBOT ``util/lr_decay.py`
 lr = base_lr * rate ** (depth + 1 - layer_id), layer_id: embeddings 0, block i -> i + 1,
 everything else depth + 1; no weight decay for 1-D parameters and the ``custom_keys`` names.
 """
+import copy
 from pathlib import Path
+from types import SimpleNamespace
+from unittest import mock
 
 import pytest
 import torch
@@ -510,3 +513,54 @@ def test_optimizer_steps():
     assert not torch.equal(before['head.fc.weight'], after['head.fc.weight'])
     assert not torch.equal(before['backbone.blocks.0.attn.qkv.weight'],
                            after['backbone.blocks.0.attn.qkv.weight'])
+
+
+@pytest.mark.parametrize('layer_decay', [False, True])
+def test_state_saved_with_per_parameter_groups_resumes_into_merged_groups(layer_decay, monkeypatch):
+    """A checkpoint from before the merge (one group per parameter: the constructors without
+    merge_param_groups) resumes through SafeCheckpointHook: every parameter gets its own saved
+    AdamW moments and lr back, and the next step equals the per-parameter optimizer's."""
+    from dbot_mm.engine.hooks import SafeCheckpointHook
+    from dbot_mm.engine.optimizers import layer_decay_constructor, merged_groups_constructor
+    model = build_classifier() if layer_decay else build_dbot()
+    cfg = (
+        optim_cfg(0.5, **NO_DECAY) if layer_decay else Config.fromfile(PRETRAIN_CFG).optim_wrapper)
+
+    def build():
+        ow = build_optim_in_scope('mmpretrain', model, cfg)
+        params = [p for g in ow.optimizer.param_groups for p in g['params']]
+        return ow, params
+
+    with monkeypatch.context() as m:  # the constructors as they were: no merge
+        for module in (layer_decay_constructor, merged_groups_constructor):
+            m.setattr(module, 'merge_param_groups', lambda groups, cfg: groups)
+        old, old_params = build()
+    new, new_params = build()
+    assert len(old.optimizer.param_groups) == len(old_params) > len(new.optimizer.param_groups)
+    torch.manual_seed(0)
+    grads = {id(p): torch.randn_like(p) for p in old_params}
+    for p in old_params:
+        p.grad = grads[id(p)]
+    before = {id(p): p.detach().clone() for p in old_params}
+    old.optimizer.step()
+    checkpoint = copy.deepcopy(dict(optimizer=old.state_dict()))  # as read back from a file
+    after_old = {id(p): p.detach().clone() for p in old_params}
+    runner = SimpleNamespace(optim_wrapper=new, logger=mock.Mock())
+    SafeCheckpointHook(interval=1).after_load_checkpoint(runner, checkpoint)
+    new.load_state_dict(checkpoint['optimizer'])
+    for p in new_params:
+        moments = new.optimizer.state[p]
+        assert torch.equal(moments['exp_avg'], old.optimizer.state[p]['exp_avg'])
+        assert group_of(new, p)['lr'] == group_of(old, p)['lr']
+        assert group_of(new, p)['weight_decay'] == group_of(old, p)['weight_decay']
+    # the second step from the restored state equals the per-parameter optimizer's
+    for p in old_params:
+        p.data.copy_(after_old[id(p)])
+    old.optimizer.step()
+    want = {id(p): p.detach().clone() for p in old_params}
+    for p in new_params:
+        p.data.copy_(after_old[id(p)])
+    new.optimizer.step()
+    for p in new_params:
+        torch.testing.assert_close(p, want[id(p)], rtol=0, atol=0)
+    assert all(not torch.equal(before[id(p)], want[id(p)]) for p in old_params)
