@@ -1,9 +1,9 @@
 """`make demo`: what dbot_mm does, end to end on CPU.
 
 1. the mini benchmark on real images (``tools/analysis_tools/mini_benchmark.py --quick``,
-   Fashion-MNIST from the Debian package): dBOT (multi-stage, one stage) vs random init and raw
-   pixels, k-NN and linear probe with the seed spread: the part that shows whether dBOT learns
-   something transferable;
+   Fashion-MNIST from the Debian package): one-stage dBOT vs random init and raw pixels, k-NN and
+   linear probe with the seed spread: the part that shows whether dBOT learns something
+   transferable;
 2. the detection and segmentation pipelines on generated COCO / ADE20K data: a tiny dBOT
    pretrained on a generated ImageNet folder initialises Mask R-CNN and UperNet, next to the same
    recipes from random init, and the benchmark tables are written under WORK_DIR/tables. These

@@ -318,7 +318,8 @@ def build_runner(cfg: Config) -> Runner:
     load_from = cfg.get('load_from')
     if load_from and str(load_from).startswith(('http://', 'https://')):
         # mmengine would read the URL through torch.hub with weights_only=False (code in the file
-        # runs): the checked, cached download instead, which mmengine reads as a local file
+        # runs): the checked, cached download instead, which mmengine reads as a local file; here,
+        # after the Runner, because the download waits on the process group the Runner sets up
         from .checkpoint_loader import cached_download
         runner._load_from = load_from = cached_download(load_from)
     if load_from:

@@ -92,15 +92,13 @@ def load_pipeline_cfg(config) -> list:
     return cfg.train_pipeline
 
 
-def build_pipeline(pipeline_cfg):
-    """mmengine ``Compose`` of a ``train_pipeline`` (or of a config's) from mmpretrain's registry
-    (with dbot_mm's transforms registered)."""
+def build_pipeline(pipeline_cfg: list):
+    """mmengine ``Compose`` of a ``train_pipeline`` from mmpretrain's registry (with dbot_mm's
+    transforms registered)."""
     import mmpretrain.datasets  # noqa: F401
     from mmpretrain.registry import TRANSFORMS
 
     import dbot_mm.datasets  # noqa: F401
-    if isinstance(pipeline_cfg, (str, Path)):
-        pipeline_cfg = load_pipeline_cfg(pipeline_cfg)
     return Compose([TRANSFORMS.build(t) for t in pipeline_cfg])
 
 

@@ -1,8 +1,8 @@
 """Mini benchmark on real images: does dBOT pretraining learn something transferable, and what do
 its bootstrapping stages add?
 
-    python tools/analysis_tools/mini_benchmark.py                 # full: ~1 h on 2 cores
-    python tools/analysis_tools/mini_benchmark.py --quick         # `make demo`: ~10 min
+    python tools/analysis_tools/mini_benchmark.py                 # full: ~85 min on 2 cores
+    python tools/analysis_tools/mini_benchmark.py --quick         # `make demo`: ~12 min
     python tools/analysis_tools/mini_benchmark.py --curve         # budget curve, one seed
 
 On Fashion-MNIST (Debian package ``dataset-fashion-mnist``, written once as an ImageNet-style
@@ -67,7 +67,7 @@ class Setting:
 
 # full: 5k images x 15 epochs (3 stages of 5), 3 seeds: one pretraining run is ~8 min on a core
 # (10k images would double it and the full benchmark would pass 90 min on 2 cores);
-# quick (`make demo`, ~15 min): dBOT in one stage at the full budget, two seeds, the frozen-feature
+# quick (`make demo`, ~12 min): dBOT in one stage at the full budget, two seeds, the frozen-feature
 # protocols - at 6 epochs (2 stages of 3) neither dBOT variant beat random init by more than the
 # seed spread (docs/mini_benchmark.md), and the multi-stage one does not at 15 epochs either
 FULL = Setting(5000, 2000, 15, 3, (0, 1, 2))
