@@ -3,8 +3,10 @@ from .checkpoint_hook import SafeCheckpointHook, find_resume_checkpoint
 from .nonfinite_loss_hook import NonFiniteLossError, NonFiniteLossHook
 from .preemption_hook import PREEMPTED_EXIT_CODE, PreemptionHook
 from .random_state_hook import RandomStateHook
+from .run_record_hook import RunRecordHook
 
 __all__ = [
     'DBotBootstrapHook', 'RandomStateHook', 'SafeCheckpointHook', 'find_resume_checkpoint',
-    'NonFiniteLossHook', 'NonFiniteLossError', 'PreemptionHook', 'PREEMPTED_EXIT_CODE'
+    'NonFiniteLossHook', 'NonFiniteLossError', 'PreemptionHook', 'PREEMPTED_EXIT_CODE',
+    'RunRecordHook'
 ]
