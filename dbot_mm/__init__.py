@@ -2,7 +2,7 @@
 
 Importing the package registers the library's datasets, transforms, models and engine (configs
 use ``custom_imports=dict(imports=['dbot_mm'])``), and allow-lists the plain data classes of
-mmengine checkpoints for torch's ``weights_only`` loading (see dbot_mm/utils/checkpoint_safety.py).
+mmengine checkpoints for torch's ``weights_only`` loading (see dbot_mm/utils/checkpoint.py).
 ``dbot_mm.reporting`` (tables from logs) and ``dbot_mm.testing`` (synthetic data) are imported
 only where they are used.
 """

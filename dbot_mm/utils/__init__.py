@@ -1,19 +1,27 @@
 # Copyright (c) dbot_mm contributors. All rights reserved.
-"""Utilities that are not models: safe checkpoint loading, tool launch glue.
+"""Utilities that are not models: checkpoint I/O, tool launch glue.
 
-``dbot_mm.utils.launch`` (used by ``tools/train.py`` and ``tools/test.py``) and
-``dbot_mm.utils.checkpoint_loader`` (paths and URLs, for pretrained weights and converters) are
-not imported here: they pull in mmengine's Runner, which importing dbot_mm does not need.
+``dbot_mm.utils.launch`` (used by ``tools/train.py`` and ``tools/test.py``) is not imported here.
 """
-from .checkpoint_safety import (
+from .checkpoint import (
+    ATOMIC_BACKEND_ARGS,
     CheckpointReadError,
     UnsafeCheckpointError,
+    atomic_write,
+    cached_download,
     checkpoint_safe_globals,
+    find_resume_checkpoint,
+    load_checkpoint,
     load_checkpoint_file,
+    read_meta,
+    read_state_keys,
     register_checkpoint_safe_globals,
+    unreadable_reason,
 )
 
 __all__ = [
-    'CheckpointReadError', 'UnsafeCheckpointError', 'checkpoint_safe_globals',
-    'load_checkpoint_file', 'register_checkpoint_safe_globals'
+    'ATOMIC_BACKEND_ARGS', 'CheckpointReadError', 'UnsafeCheckpointError', 'atomic_write',
+    'cached_download', 'checkpoint_safe_globals', 'find_resume_checkpoint', 'load_checkpoint',
+    'load_checkpoint_file', 'read_meta', 'read_state_keys', 'register_checkpoint_safe_globals',
+    'unreadable_reason'
 ]

@@ -30,7 +30,7 @@ from mmengine.registry import HOOKS, MODEL_WRAPPERS, RUNNERS
 from mmengine.runner import Runner
 from torch.nn.parallel import DistributedDataParallel
 
-from .checkpoint_safety import register_checkpoint_safe_globals
+from .checkpoint import register_checkpoint_safe_globals
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
@@ -109,7 +109,7 @@ def prepare_training(cfg: Config) -> None:
 
     Call it after ``--cfg-options`` are merged (they may move ``work_dir``).
     """
-    from dbot_mm.engine.hooks.checkpoint_hook import find_resume_checkpoint, read_meta
+    from .checkpoint import find_resume_checkpoint, read_meta
 
     if cfg.get('randomness', {}) is None:
         cfg.randomness = dict(seed=None)
@@ -320,7 +320,7 @@ def build_runner(cfg: Config) -> Runner:
         # mmengine would read the URL through torch.hub with weights_only=False (code in the file
         # runs): the checked, cached download instead, which mmengine reads as a local file; here,
         # after the Runner, because the download waits on the process group the Runner sets up
-        from .checkpoint_loader import cached_download
+        from .checkpoint import cached_download
         runner._load_from = load_from = cached_download(load_from)
     if load_from:
         _skip_pretrained_init(runner, load_from)
@@ -336,7 +336,7 @@ def _skip_pretrained_init(runner: Runner, checkpoint: str) -> None:
     """When the checkpoint to resume or load holds every weight of the model, modules with a
     ``Pretrained`` ``init_cfg`` are not initialised from that file first (it may have moved
     since the run started; its weights would be overwritten anyway)."""
-    from dbot_mm.engine.hooks.checkpoint_hook import read_state_keys
+    from .checkpoint import read_state_keys
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
     try:
         keys = read_state_keys(checkpoint)

@@ -7,12 +7,8 @@ import torch
 from mmengine.logging import MessageHub
 from mmengine.runner.checkpoint import save_checkpoint
 
-from dbot_mm.engine.hooks.checkpoint_hook import (
-    ATOMIC_BACKEND_ARGS,
-    SafeCheckpointHook,
-    atomic_write,
-    find_resume_checkpoint,
-)
+from dbot_mm.engine.hooks import SafeCheckpointHook
+from dbot_mm.utils.checkpoint import ATOMIC_BACKEND_ARGS, atomic_write, find_resume_checkpoint
 
 
 def _write(path, iter, optimizer=True, size=2000):

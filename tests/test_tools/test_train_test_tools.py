@@ -244,7 +244,7 @@ def test_load_from_url_is_downloaded_and_read_without_unpickling_code(trained, t
     """load_from / --resume with an http(s) URL: build_runner hands mmengine the cached download,
     which it reads as a local file with weights_only=True (mmengine's own URL loader unpickles
     fully: the hostile file would run its code); the hostile file is refused, nothing runs."""
-    from dbot_mm.utils.checkpoint_loader import url_cache_path
+    from dbot_mm.utils.checkpoint import url_cache_path
     from dbot_mm.utils.launch import build_runner, merge_train_args
     src_dir, _ = trained
     served = {

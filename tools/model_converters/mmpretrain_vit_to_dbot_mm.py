@@ -27,10 +27,9 @@ def convert(src: str, dst: str) -> dict:
     Raises one-line errors (see main)."""
     import torch
 
-    from dbot_mm.engine.hooks.checkpoint_hook import atomic_write
     from dbot_mm.models.utils.mmpretrain_keys import mmpretrain_vit_to_timm, split_backbone
     from dbot_mm.models.utils.pretrained import extract_state_dict
-    from dbot_mm.utils.checkpoint_loader import load_checkpoint
+    from dbot_mm.utils.checkpoint import atomic_write, load_checkpoint
     # logger='silent': the summary line of main() says what was read
     state = extract_state_dict(load_checkpoint(src, logger='silent'), src)
     converted = mmpretrain_vit_to_timm(state, source=src)

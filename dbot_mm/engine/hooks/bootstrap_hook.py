@@ -20,8 +20,9 @@ from mmengine.optim import OptimWrapperDict
 from mmengine.registry import HOOKS
 from mmengine.runner.checkpoint import save_checkpoint, weights_to_cpu
 
+from dbot_mm.utils.checkpoint import ATOMIC_BACKEND_ARGS
+
 from ..schedulers.stage_cosine import StageCosineParamScheduler, check_stages
-from .checkpoint_hook import ATOMIC_BACKEND_ARGS
 
 
 @HOOKS.register_module()

@@ -28,7 +28,7 @@ from mmengine.registry import HOOKS
 from mmengine.runner import EpochBasedTrainLoop
 from torch.utils.data import BatchSampler
 
-from .checkpoint_hook import ATOMIC_BACKEND_ARGS, atomic_write
+from dbot_mm.utils.checkpoint import ATOMIC_BACKEND_ARGS, atomic_write
 
 PREEMPTED_EXIT_CODE = 75  # EX_TEMPFAIL (sysexits.h): "temporary failure, retry later"
 # A launcher that does not pass the exit code on (torchrun reports 1) sets this to a file path:

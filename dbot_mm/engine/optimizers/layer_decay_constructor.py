@@ -14,7 +14,7 @@ import torch.nn as nn
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from mmpretrain.engine.optimizers import LearningRateDecayOptimWrapperConstructor
 
-from .merged_groups_constructor import merge_param_groups
+from .merged_groups_constructor import merge_param_groups, regroup_saved_state
 
 BACKBONE_NAME = 'backbone'
 # what mmpretrain's add_params reads; anything else would be ignored without a word
@@ -67,6 +67,11 @@ class LayerDecayOptimWrapperConstructor(LearningRateDecayOptimWrapperConstructor
         if self.base_lr is None or self.base_wd is None:  # mmpretrain's fails on a missing wd
             raise ValueError('LayerDecayOptimWrapperConstructor: the optimizer config needs an '
                              f'explicit lr and weight_decay, got {dict(self.optimizer_cfg)}')
+
+    def __call__(self, model):
+        wrapper = super().__call__(model)
+        wrapper.optimizer.register_load_state_dict_pre_hook(regroup_saved_state)
+        return wrapper
 
     def add_params(self,
                    params: List[dict],

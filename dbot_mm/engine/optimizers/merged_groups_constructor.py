@@ -10,6 +10,7 @@ settings are equal gives exactly those, with the same lr and weight decay for ev
 """
 from typing import List, Optional
 
+from mmengine.logging import print_log
 from mmengine.optim import DefaultOptimWrapperConstructor
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
@@ -32,17 +33,19 @@ def merge_param_groups(groups: List[dict], optimizer_cfg: dict) -> List[dict]:
     return list(merged.values())
 
 
-def regroup_saved_state(saved: dict, optimizer) -> Optional[dict]:
-    """An optimizer state dict saved with one group per parameter (before the groups were merged)
-    made to load into ``optimizer``'s merged groups: the saved groups merged the same way (both
-    follow the parameters' construction order); None if it has as many groups already or does not
-    fit. The saved per-parameter state is kept as it is (torch maps it by position)."""
+def regroup_saved_state(optimizer, saved: dict) -> Optional[dict]:
+    """``optimizer.load_state_dict`` pre-hook: a state saved with one group per parameter (before
+    the groups were merged) is merged the same way (both follow the parameters' construction
+    order) so that it loads; None (load as saved) if it has as many groups or does not fit. The
+    per-parameter state is kept as it is (torch maps it by position)."""
     groups = saved.get('param_groups')
     if not groups or len(groups) == len(optimizer.param_groups):
         return None
     merged = merge_param_groups(groups, {})
     if [len(g['params']) for g in merged] != [len(g['params']) for g in optimizer.param_groups]:
         return None
+    print_log(f'optimizer state of {len(groups)} per-parameter groups merged into the '
+              f'{len(merged)} groups of this optimizer', logger='current')
     return dict(saved, param_groups=merged)
 
 
@@ -50,6 +53,11 @@ def regroup_saved_state(saved: dict, optimizer) -> Optional[dict]:
 class MergedGroupsOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     """mmengine's default constructor (same ``paramwise_cfg``, same lr and weight decay per
     parameter) whose per-parameter groups are merged by :func:`merge_param_groups`."""
+
+    def __call__(self, model):
+        wrapper = super().__call__(model)
+        wrapper.optimizer.register_load_state_dict_pre_hook(regroup_saved_state)
+        return wrapper
 
     def add_params(self, params: List[dict], module, prefix: str = '', **kwargs) -> None:
         super().add_params(params, module, prefix, **kwargs)

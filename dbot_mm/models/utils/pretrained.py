@@ -6,7 +6,7 @@ from random weights without a word. :func:`load_backbone_checkpoint` is what
 ``DBotViT.init_weights`` uses for ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)``:
 
 - it reads a local file or an http(s) URL through mmengine's ``CheckpointLoader`` scheme dispatch
-  with ``torch.load(weights_only=True)`` loaders (``dbot_mm/utils/checkpoint_loader.py``): an
+  with ``torch.load(weights_only=True)`` loaders (``dbot_mm/utils/checkpoint.py``): an
   mmengine checkpoint (``{'state_dict': ...}``), an official MAE / dBOT file (``{'model': ...}``)
   or a plain state dict;
 - it takes the keys under ``prefix`` (``'backbone.'``: the dBOT student or any mmengine model's
@@ -31,8 +31,7 @@ import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 
-from dbot_mm.utils.checkpoint_loader import load_checkpoint
-from dbot_mm.utils.checkpoint_safety import CheckpointReadError, UnsafeCheckpointError
+from dbot_mm.utils.checkpoint import CheckpointReadError, UnsafeCheckpointError, load_checkpoint
 
 STATE_DICT_KEYS = ('state_dict', 'model', 'module')
 # Model parameters a pretrained encoder file must provide (anything else is downstream-only).

@@ -8,8 +8,6 @@ everything else depth + 1; no weight decay for 1-D parameters and the ``custom_k
 """
 import copy
 from pathlib import Path
-from types import SimpleNamespace
-from unittest import mock
 
 import pytest
 import torch
@@ -518,9 +516,9 @@ def test_optimizer_steps():
 @pytest.mark.parametrize('layer_decay', [False, True])
 def test_state_saved_with_per_parameter_groups_resumes_into_merged_groups(layer_decay, monkeypatch):
     """A checkpoint from before the merge (one group per parameter: the constructors without
-    merge_param_groups) resumes through SafeCheckpointHook: every parameter gets its own saved
-    AdamW moments and lr back, and the next step equals the per-parameter optimizer's."""
-    from dbot_mm.engine.hooks import SafeCheckpointHook
+    merge_param_groups) loads into the constructors' optimizers (their load_state_dict pre-hook):
+    every parameter gets its own saved AdamW moments and lr back, and the next step equals the
+    per-parameter optimizer's."""
     from dbot_mm.engine.optimizers import layer_decay_constructor, merged_groups_constructor
     model = build_classifier() if layer_decay else build_dbot()
     cfg = (
@@ -545,8 +543,6 @@ def test_state_saved_with_per_parameter_groups_resumes_into_merged_groups(layer_
     old.optimizer.step()
     checkpoint = copy.deepcopy(dict(optimizer=old.state_dict()))  # as read back from a file
     after_old = {id(p): p.detach().clone() for p in old_params}
-    runner = SimpleNamespace(optim_wrapper=new, logger=mock.Mock())
-    SafeCheckpointHook(interval=1).after_load_checkpoint(runner, checkpoint)
     new.load_state_dict(checkpoint['optimizer'])
     for p in new_params:
         moments = new.optimizer.state[p]

@@ -17,8 +17,7 @@ from dbot_mm.models.utils.pretrained import (
     load_backbone_checkpoint,
     pretrained_from_init_cfg,
 )
-from dbot_mm.utils.checkpoint_loader import url_cache_path
-from dbot_mm.utils.checkpoint_safety import CheckpointReadError
+from dbot_mm.utils.checkpoint import CheckpointReadError, url_cache_path
 
 
 def tiny_vit(**kwargs):
