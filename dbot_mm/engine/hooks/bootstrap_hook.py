@@ -41,6 +41,7 @@ class DBotBootstrapHook(Hook):
         self.reset_optimizer = reset_optimizer
         self.snapshot = snapshot
         self.stage = 1  # the stage the model's weights belong to
+        self.snapshots = {}  # stage -> snapshot written by this launch (for RunRecordHook)
 
     def stage_of(self, epoch: int, started: bool = True) -> int:
         """The stage of ``epoch`` once it has started (its boundary, if any, crossed)."""
@@ -95,6 +96,7 @@ class DBotBootstrapHook(Hook):
             state = weights_to_cpu(self._model(runner).state_dict())
             save_checkpoint(
                 dict(meta=meta, state_dict=state), path, backend_args=ATOMIC_BACKEND_ARGS)
+            self.snapshots[self.stage] = path
             runner.logger.info(f'{type(self).__name__}: end of stage {self.stage} saved to {path}')
 
     def _bootstrap(self, runner) -> None:
