@@ -1,13 +1,14 @@
-"""Benchmark tables (markdown, CSV, plots) from the logs mmengine runs leave in their work dirs."""
-from .frozen import FrozenEval, read_frozen_eval
-from .log_reader import Issue, find_work_dirs, read_work_dir
+"""Benchmark tables (markdown, CSV, plots) from the run records and scalars of mmengine work dirs
+and from frozen-feature evaluations."""
+from .paper import load_paper_results
+from .record import Issue, Run, find_work_dirs, read_run
 from .rows import MetricRow, PretrainRow
 from .seeds import SeedSummaryRow, seed_summary
 from .table_writer import render_markdown, write_outputs
-from .tables import BenchmarkTables, DownstreamGroup, build_tables, load_paper_results
+from .tables import BenchmarkTables, DownstreamGroup, build_tables
 
 __all__ = [
-    'BenchmarkTables', 'DownstreamGroup', 'FrozenEval', 'MetricRow', 'PretrainRow', 'Issue',
-    'SeedSummaryRow', 'build_tables', 'load_paper_results', 'find_work_dirs', 'read_frozen_eval',
-    'read_work_dir', 'render_markdown', 'seed_summary', 'write_outputs'
+    'BenchmarkTables', 'DownstreamGroup', 'MetricRow', 'PretrainRow', 'Issue', 'Run',
+    'SeedSummaryRow', 'build_tables', 'load_paper_results', 'find_work_dirs', 'read_run',
+    'render_markdown', 'seed_summary', 'write_outputs'
 ]

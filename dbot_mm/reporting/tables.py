@@ -1,25 +1,29 @@
-"""Benchmark tables from training logs: dBOT pretraining runs and the downstream runs that start
-from their checkpoints, next to the paper's numbers.
+"""Benchmark tables from work dirs: dBOT pretraining runs and the downstream runs and frozen-feature
+evaluations that start from their checkpoints, next to the paper's numbers.
 
-``build_tables(paths)`` reads work dirs (or folders holding work dirs) and returns a
-:class:`BenchmarkTables`; ``table_writer.write_outputs(tables, out_dir)`` writes markdown, CSV
-and plots. Downstream metrics are the **last** validation result (and the best, for reference).
+``build_tables(paths)`` reads each work dir once (its ``run_record.json`` and scalars, or its
+``frozen_eval.json``) and returns a :class:`BenchmarkTables`; ``table_writer.write_outputs``
+writes markdown, CSV and plots. Downstream metrics are the **last** validation result (and the
+best, for reference).
 """
-import json
 import os
 import os.path as osp
 import sys
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Sequence, TextIO, Tuple, Union
+from typing import Dict, List, Optional, Sequence, TextIO, Tuple, Union
 
-from .frozen import frozen_rows, read_frozen_eval
-from .lineage import converted_from, init_checkpoint, link_checkpoint, link_converted, saved_folders
-from .log_reader import Issue, find_work_dirs, is_frozen_eval_dir, read_work_dir
-from .rows import MetricRow, PretrainRow, downstream_rows, pretrain_row, run_kind
+from .frozen import frozen_rows
+from .labels import run_kind
+from .lineage import converted_from, launch_folder, link_checkpoint, link_converted, saved_folders
+from .paper import load_paper_results
+from .record import FROZEN_EVAL, RUN_RECORD, Issue, find_work_dirs, read_json, read_run
+from .rows import MetricRow, PretrainRow, downstream_rows, pretrain_row
 from .seeds import SeedSummaryRow, seed_summary
 
-PAPER_RESULTS = osp.join(osp.dirname(__file__), 'paper_results.json')
 _PREFIX_NAMES = {'backbone.': 'student', 'teacher.': 'teacher'}
+NO_RECORD = (f'no {RUN_RECORD} (run before dbot_mm recorded its runs): record it with '
+             '`tools/train.py CONFIG --work-dir {wd} --resume` (a finished run stops at once) or '
+             '`tools/test.py CONFIG CHECKPOINT --work-dir {wd}`')
 
 
 @dataclass
@@ -42,14 +46,8 @@ class BenchmarkTables:
     seed_summary: List[SeedSummaryRow] = field(default_factory=list)
 
 
-def load_paper_results(path: str = PAPER_RESULTS) -> dict:
-    """The reference numbers (one JSON file, each number with its source)."""
-    with open(path, encoding='utf-8') as f:
-        return json.load(f)
-
-
 class _IssueList(list):
-    """Issues are printed as they are found, so a crash later still leaves them on stderr."""
+    """Printed as found, so a crash later still leaves them on stderr."""
 
     def __init__(self, stream: Optional[TextIO]):
         super().__init__()
@@ -66,66 +64,63 @@ def build_tables(paths: Union[str, Sequence[str]],
                  stream: Optional[TextIO] = sys.stderr) -> BenchmarkTables:
     """Read work dirs (or folders of work dirs) and build every table.
 
-    Problems (truncated lines, unfinished runs, missing metrics) are in ``tables.issues`` and,
-    unless ``stream`` is None, printed there as ``file:line: message`` while reading.
+    Problems (truncated lines, unfinished runs, missing metrics) are in ``tables.issues``, work
+    dirs left out in ``tables.skipped``; unless ``stream`` is None, both are printed there once,
+    while reading.
     """
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
+    paths = [paths] if isinstance(paths, (str, os.PathLike)) else paths
     paper = paper if paper is not None else load_paper_results()
     issues = _IssueList(stream)
-    work_dirs = _unique([wd for p in paths for wd in find_work_dirs(str(p))])
+    work_dirs = sorted({osp.realpath(w): w for p in paths for w in find_work_dirs(str(p))}.values())
     names = _run_names(work_dirs)
-    logs = {wd: read_work_dir(wd, issues) for wd in work_dirs}
-
-    frozen = {}
-    for wd in work_dirs:
-        if is_frozen_eval_dir(wd):
-            ev = read_frozen_eval(wd, issues)
-            if ev is not None:
-                frozen[wd] = ev
-    logs = {wd: read_work_dir(wd, issues) for wd in work_dirs if not is_frozen_eval_dir(wd)}
-
-    pretrain, downstream, skipped = [], [], []
-    for wd in work_dirs:
-        if wd in frozen:
-            downstream.append(wd)
-            continue
-        if wd not in logs:
-            skipped.append((wd, f'unreadable {osp.basename(wd)}/frozen_eval.json'))
-            continue
-        kind = run_kind(logs[wd].cfg)
-        if kind == 'pretrain':
-            pretrain.append(wd)
-        elif kind == 'downstream':
-            downstream.append(wd)
+    kinds, data, skipped = {}, {}, []
+    for wd in work_dirs:  # each read once
+        if osp.isfile(osp.join(wd, FROZEN_EVAL)):
+            data[wd] = read_json(osp.join(wd, FROZEN_EVAL), 'FrozenFeatureEval', issues)
+            kind = 'frozen' if data[wd] else f'unreadable {FROZEN_EVAL}'
+        elif osp.isfile(osp.join(wd, RUN_RECORD)):
+            data[wd] = read_run(wd, issues)
+            kind = run_kind(data[wd].cfg) if data[wd] else f'unreadable {RUN_RECORD}'
+        else:
+            kind = NO_RECORD.format(wd=wd)
+        if kind in ('pretrain', 'downstream', 'frozen'):
+            kinds[wd] = kind
         else:
             skipped.append((wd, kind))
-            issues.append(Issue(wd, None, f'skipped: {kind}'))
-
-    pre_rows = {wd: pretrain_row(names[wd], logs[wd], issues) for wd in pretrain}
-    pre_folders = {wd: saved_folders(logs[wd]) for wd in pretrain}
-    pre_files = {wd: set(logs[wd].checkpoints) for wd in pretrain}
+            if stream is not None:
+                print(f'{wd}: skipped: {kind}', file=stream)
+    pre = {wd: data[wd] for wd, kind in kinds.items() if kind == 'pretrain'}
+    pre_rows = {wd: pretrain_row(names[wd], run, issues) for wd, run in pre.items()}
+    pre_folders = {wd: saved_folders(run) for wd, run in pre.items()}
+    pre_files = {wd: {n for n in os.listdir(wd) if n.endswith('.pth')} for wd in pre}
     groups = {
         wd: DownstreamGroup(f'pretrain:{names[wd]}', f'From pretraining run `{names[wd]}`')
-        for wd in pretrain
+        for wd in pre
     }
-    external = DownstreamGroup('external', 'From checkpoints outside the scanned pretraining '
-                               'runs')
+    external = DownstreamGroup('external', 'From checkpoints outside the scanned pretraining runs')
     scratch = DownstreamGroup('random_init', 'From random init (no pretraining checkpoint)')
     raw = DownstreamGroup('raw_pixels', 'Raw pixels (no network)')
-    for wd in downstream:
-        ev = frozen.get(wd)
-        log = ev.as_log() if ev else logs[wd]
-        ckpt, prefix = (ev.checkpoint, ev.prefix) if ev else init_checkpoint(log)
+    for wd, kind in kinds.items():
+        if kind == 'pretrain':
+            continue
+        ev, run = (data[wd], None) if kind == 'frozen' else (None, data[wd])
+        if ev is not None:
+            ckpt, prefix, meta, launch = ev.get('checkpoint'), ev.get('prefix'), None, None
+        else:
+            init = run.record.get('init') or {}
+            ckpt, prefix, meta = init.get('checkpoint'), init.get('prefix'), init.get('meta')
+            launch = launch_folder(run)
         teacher = 'bootstrap'
-        if ev is not None and ev.raw_pixels:
+        if ev is not None and ev.get('features') == 'raw_pixels':
             group, init, source = raw, 'raw pixels', 'raw pixels'
-        elif ckpt is None:
+        elif not ckpt:
             group, init, source = scratch, 'random init', 'random init'
         else:
-            src, why_not = link_checkpoint(ckpt, log, pre_folders)
+            src, why_not = link_checkpoint(ckpt, launch, pre_folders)
             if src is None and why_not is None:
-                src, why_not = _link_converted(ckpt, log, pre_folders, pre_files)
+                conv = converted_from(ckpt, meta, launch)
+                src, why_not = link_converted(conv, pre_folders, pre_files) if conv else (None,
+                                                                                          None)
             if why_not:
                 issues.append(Issue(wd, None, why_not))
             if src is None:
@@ -133,45 +128,25 @@ def build_tables(paths: Union[str, Sequence[str]],
             else:
                 group, init = groups[src], osp.basename(ckpt)
                 source = pre_rows[src].config or pre_rows[src].run
-                teacher = pre_rows[src].external_teacher_arch or 'bootstrap'
+                teacher = pre_rows[src].teacher_key or 'bootstrap'
             if ckpt not in group.checkpoints:
                 group.checkpoints.append(ckpt)
         if prefix:
             init += f' ({_PREFIX_NAMES.get(prefix, prefix)})'
         rows = (
-            frozen_rows(names[wd], ev, init, issues) if ev else downstream_rows(
-                names[wd], log, init, teacher, paper, issues))
+            frozen_rows(names[wd], wd, ev, init, issues) if ev is not None else downstream_rows(
+                names[wd], run, init, teacher, paper, issues))
         for row in rows:
             row.source = source
         group.rows.extend(rows)
     ordered = sorted(groups.values(), key=lambda g: g.key) + [external, scratch, raw]
     return BenchmarkTables(
-        pretrain=[pre_rows[wd] for wd in pretrain],
+        pretrain=list(pre_rows.values()),
         groups=ordered,
         skipped=skipped,
         issues=list(issues),
         work_dirs=work_dirs,
         seed_summary=seed_summary([r for g in ordered for r in g.rows]))
-
-
-def _link_converted(ckpt, log, pre_folders, pre_files) -> Tuple[Optional[str], Optional[str]]:
-    """A checkpoint outside every scanned run that a converter wrote (e.g. an mmpretrain MAE
-    checkpoint converted for our backbone) belongs to the run that wrote its source."""
-    src = converted_from(ckpt, log)
-    if src is None:
-        return None, None
-    owner, why_not = link_converted(src, pre_folders, pre_files)
-    return owner, why_not
-
-
-def _unique(paths: Iterable[str]) -> List[str]:
-    seen, out = set(), []
-    for p in paths:
-        key = osp.realpath(p)
-        if key not in seen:
-            seen.add(key)
-            out.append(p)
-    return sorted(out)
 
 
 def _run_names(work_dirs: List[str]) -> Dict[str, str]:

@@ -1,37 +1,40 @@
-"""Benchmark tables from hand-written mmengine logs (``tests/data/logs``).
+"""Benchmark tables from hand-written work dirs (``tests/data/logs``): a ``run_record.json`` as
+RunRecordHook writes it and mmengine's ``<timestamp>/vis_data/scalars.json`` per launch.
 
-The fixtures (trained on a cluster in /cluster/home/alice/dbot_mm, copied here), and the numbers
+The fixtures (launched on a cluster in /cluster/home/alice/dbot_mm, copied here), and the numbers
 expected from them (worked out by hand below):
 
 pretrain_vit-b/        dBOT ViT-B, stage_epochs [0, 2, 4], 4/4 epochs, 10 it/epoch, batch 8,
-                       'GPU number: 2'; losses by epoch (1.0 0.9)(0.8 0.7)(0.95 0.85)(0.75 0.65);
+                       world size 2; losses by epoch (1.0 0.9)(0.8 0.7)(0.95 0.85)(0.75 0.65);
                        times 0.50 0.40 0.42 0.44 0.46 0.48 0.40 0.44
 pretrain_vit-b_run2/   the same config (dbot_vit-b.py) trained in work_dirs/dbot_vit-b and renamed
-                       when copied: killed at epoch 4, scalars.json line 7 truncated; losses
-                       (1.1 1.0)(0.9 0.8)(1.05 0.95); times 0.30 ... 0.40; 'GPU number: 1'
+                       when copied: killed in epoch 4 (record still 'running' at epoch 3),
+                       scalars.json line 7 truncated; losses (1.1 1.0)(0.9 0.8)(1.05 0.95);
+                       times 0.30 ... 0.40; world size 1
 cls_vit-b_resumed/     ImageNet fine-tune from the relative work_dirs/pretrain_vit-b/epoch_4.pth,
-                       two sessions: the first validated epoch 1 (top-1 70.0) and died in epoch 2;
+                       two launches: the first validated epoch 1 (top-1 70.0) and died in epoch 2;
                        the resume re-logged step 6 and validated epochs 2 (80.0) and 3 (78.5)
 det_mask-rcnn_vit-b/   COCO Mask R-CNN, 2/2 epochs, never validated; starts from the absolute
                        /cluster/.../work_dirs/dbot_vit-b/dbot_stage1_epoch_2.pth (prefix teacher.)
 seg_upernet_vit-b_scratch/  ADE20K UperNet, init_cfg=None (its unused `pretrained` variable names
                        work_dirs/dbot_vit-b), 40/40 iterations, mIoU 20.5 @20 and 30.25 @40, then
-                       a tools/test.py run of iter_40.pth with mIoU 32.0
+                       a tools/test.py launch on iter_40.pth with mIoU 32.0
 cls_linear_external/   linear probe (backbone lr_mult=0), load_from /data/ckpts/..., top-1 60.0
 """
 import csv
 import io
+import json
 import os.path as osp
 import re
 import shutil
 
 import pytest
 
-from dbot_mm.reporting import build_tables, read_work_dir, render_markdown, write_outputs
-from dbot_mm.reporting.lineage import init_checkpoint, launch_folder
-from dbot_mm.reporting.rows import _protocol, arch_info
-from dbot_mm.reporting.tables import load_paper_results
-from dbot_mm.testing.tools import import_tool
+from dbot_mm.reporting import build_tables, read_run, render_markdown, write_outputs
+from dbot_mm.reporting.labels import protocol, vit_label
+from dbot_mm.reporting.lineage import launch_folder
+from dbot_mm.reporting.paper import load_paper_results
+from tests.helpers.tools import import_tool
 
 LOGS = osp.join(osp.dirname(osp.dirname(__file__)), 'data', 'logs')
 TOOL = osp.join(
@@ -90,11 +93,11 @@ def test_truncated_line_and_unfinished_run_reported(built):
     tables, err = built
     bad = osp.join(LOGS, 'pretrain_vit-b_run2', '20240101_120000', 'vis_data', 'scalars.json')
     # stderr: file:line for the truncated line and for the last line of the unfinished run
-    assert f'{bad}:7: unreadable JSON line skipped' in err
-    assert f'{bad}:6: unfinished run: 3/4 ep' in err
+    assert err.count(f'{bad}:7: unreadable JSON line skipped') == 1
+    assert err.count(f'{bad}:6: unfinished run: 3/4 ep') == 1
     md = render_markdown(tables)
     (row, ) = md_rows(md, 'pretrain_vit-b_run2')
-    # epoch 3 finished ('[3][10/10]', 'Saving checkpoint at 3 epochs'), epoch 4 did not;
+    # the record was last written at the end of epoch 3: epoch 4 did not finish;
     # s1 last loss 0.8, s2 stopped inside (0.95); 6 readable times 0.30..0.40: median 0.35;
     # img/s = 8 x 1 / 0.35 = 22.86; the truncated line's loss 0.85 is not used
     assert row == [
@@ -103,6 +106,28 @@ def test_truncated_line_and_unfinished_run_reported(built):
         '1 unreadable log line(s), see stderr'
     ]
     assert f'`{bad}:7: unreadable JSON line skipped' in md  # also listed in the report
+
+
+def test_every_problem_printed_once(built):
+    tables, err = built
+    lines = err.splitlines()
+    assert tables.skipped == [] and lines == [str(i) for i in tables.issues]
+    assert len(lines) == len(set(lines)) > 0
+
+
+def test_work_dir_without_record_gets_one_line_saying_how_to_record_it(tmp_path):
+    _copy_runs(tmp_path, old='pretrain_vit-b', cls='cls_vit-b_resumed')
+    (tmp_path / 'old' / 'run_record.json').unlink()  # as a run from before RunRecordHook left it
+    err = io.StringIO()
+    tables = build_tables([str(tmp_path)], stream=err)
+    old = str(tmp_path / 'old')
+    (line, ) = [ln for ln in err.getvalue().splitlines() if ln.startswith(old)]
+    assert line.startswith(f'{old}: skipped: no run_record.json')
+    assert f'tools/train.py CONFIG --work-dir {old} --resume' in line
+    assert [wd for wd, _ in tables.skipped] == [old] and tables.pretrain == []
+    assert render_markdown(tables).count('no run_record.json') == 1
+    external = {g.key: g for g in tables.groups}['external']
+    assert {r.run for r in external.rows} == {'cls'}  # its pretraining run is not in the tables
 
 
 def test_pretrain_csv(built, outputs):
@@ -116,9 +141,9 @@ def test_pretrain_csv(built, outputs):
 
 
 # ----------------------------------------------------------------------------- downstream
-def test_resumed_run_merges_sessions(built):
-    log = read_work_dir(osp.join(LOGS, 'cls_vit-b_resumed'), [])
-    # session 1 logged steps 2, 4, 6; the resume starts again at step 6 and replaces it
+def test_resumed_run_merges_launches(built):
+    log = read_run(osp.join(LOGS, 'cls_vit-b_resumed'), [])
+    # launch 1 logged steps 2, 4, 6; the resume starts again at step 6 and replaces it
     assert [(r['step'], r['loss']) for r in log.train] == [(2, 3.0), (4, 2.8), (6, 2.5), (8, 2.4),
                                                            (10, 2.3), (12, 2.2)]
     assert [(r['step'], r['accuracy/top1']) for r in log.val] == [(1, 70.0), (2, 80.0), (3, 78.5)]
@@ -128,13 +153,13 @@ def test_resumed_run_merges_sessions(built):
     assert row == [
         'cls_vit-b_resumed', 'ImageNet', 'fine-tune', 'top1', '78.50', 'ep 3', '80.00', 'ep 2',
         'dBOT 84.5', '-6.00', 'MAE 83.6', '-5.10', 'finished', 'epoch_4.pth (student)',
-        'resumed (2 sessions merged)'
+        'resumed (2 launches merged)'
     ]
 
 
 def test_downstream_linked_by_the_checkpoint_folder_its_pretraining_logged(built):
     groups = {g.key: g for g in built[0].groups}
-    # relative work_dirs/pretrain_vit-b/epoch_4.pth, started in /cluster/home/alice/dbot_mm
+    # relative work_dirs/pretrain_vit-b/epoch_4.pth, launched in /cluster/home/alice/dbot_mm
     assert [r.run for r in groups['pretrain:pretrain_vit-b'].rows] == ['cls_vit-b_resumed']
     # .../work_dirs/dbot_vit-b/ is where pretrain_vit-b_run2 logged its checkpoints, whatever
     # the folder is called here
@@ -149,11 +174,10 @@ def test_downstream_linked_by_the_checkpoint_folder_its_pretraining_logged(built
     assert {r.run for r in groups['random_init'].rows} == {'seg_upernet_vit-b_scratch'}
 
 
-def test_launch_folder_and_init_checkpoint_of_a_resumed_run():
-    log = read_work_dir(osp.join(LOGS, 'cls_vit-b_resumed'), [])
-    assert launch_folder(log) == '/cluster/home/alice/dbot_mm'
-    # the resume's own load_from (its epoch_1.pth) is not where the run started from
-    assert init_checkpoint(log) == ('work_dirs/pretrain_vit-b/epoch_4.pth', 'backbone.')
+def test_launch_folder_of_a_resumed_run():
+    run = read_run(osp.join(LOGS, 'cls_vit-b_resumed'), [])
+    assert launch_folder(run) == '/cluster/home/alice/dbot_mm'
+    assert run.record['init']['checkpoint'] == 'work_dirs/pretrain_vit-b/epoch_4.pth'
 
 
 def _copy_runs(tmp_path, **renames):
@@ -163,7 +187,7 @@ def _copy_runs(tmp_path, **renames):
 
 
 def test_folder_name_alone_does_not_link(tmp_path):
-    # a pretraining run named like the checkpoint's folder, whose log names another folder
+    # a pretraining run named like the checkpoint's folder, whose record names another folder
     _copy_runs(tmp_path, **{'dbot_vit-b': 'pretrain_vit-b', 'det': 'det_mask-rcnn_vit-b'})
     groups = {g.key: g for g in build_tables([str(tmp_path)], stream=None).groups}
     assert groups['pretrain:dbot_vit-b'].rows == []
@@ -181,9 +205,10 @@ def test_two_runs_owning_the_checkpoint_folder_link_neither(tmp_path):
 
 def test_relative_checkpoint_without_launch_folder_is_reported(tmp_path):
     _copy_runs(tmp_path, pre='pretrain_vit-b', cls='cls_vit-b_resumed')
-    for log in (tmp_path / 'cls').glob('*/*.log'):  # as if the CheckpointHook line were missing
-        text = log.read_text().splitlines()
-        log.write_text('\n'.join(ln for ln in text if 'Checkpoints will be saved' not in ln))
+    record = json.loads((tmp_path / 'cls' / 'run_record.json').read_text())
+    for launch in record['launches']:  # as if the launch folder were not known
+        del launch['cwd']
+    (tmp_path / 'cls' / 'run_record.json').write_text(json.dumps(record))
     tables = build_tables([str(tmp_path)], stream=None)
     groups = {g.key: g for g in tables.groups}
     assert {r.run for r in groups['external'].rows} == {'cls'}
@@ -248,23 +273,16 @@ def test_linear_probe_detection():
             }
         }
 
-    assert _protocol(optim(0.0)) == 'linear probe'
-    assert _protocol(optim(0.1)) == 'fine-tune'
-    assert _protocol({'model': {'backbone': {}}}) == 'fine-tune'
+    assert protocol(optim(0.0)) == 'linear probe'
+    assert protocol(optim(0.1)) == 'fine-tune'
+    assert protocol({'model': {'backbone': {}}}) == 'fine-tune'
 
 
-def test_arch_labels_follow_dbot_vit_arch_settings():
-    assert arch_info({'arch': 'base'}) == ('base', 'ViT-B/16')
-    assert arch_info({'arch': 'huge', 'patch_size': 14}) == ('huge', 'ViT-H/14')
-    assert arch_info({'arch': 'large', 'embed_dims': 1024, 'depth': 24}) == ('large', 'ViT-L/16')
-    # the CPU demo's ViT: arch 'tiny' made narrower and shallower gets no paper number
-    assert arch_info({
-        'arch': 'tiny',
-        'embed_dims': 64,
-        'depth': 4,
-        'patch_size': 8
-    }) == (None, 'ViT(dim 64, depth 4)/8')
-    assert arch_info({'arch': 'giant'}) == (None, 'ViT-giant/16')
+def test_model_labels_from_the_recorded_vit_sizes():
+    assert vit_label({'arch': 'base', 'embed_dims': 768, 'depth': 12}, 16) == 'ViT-B/16'
+    assert vit_label({'arch': 'huge', 'embed_dims': 1280, 'depth': 32}, 14) == 'ViT-H/14'
+    # the CPU demo's ViT (no arch has its width and depth) gets no paper number
+    assert vit_label({'arch': None, 'embed_dims': 64, 'depth': 4}, 8) == 'ViT(dim 64, depth 4)/8'
 
 
 def test_downstream_csv_and_header(built, outputs):
@@ -298,7 +316,7 @@ def test_plots_written(outputs):
 
 def test_pretrain_loss_curve_in_epochs(built):
     row = built[0].pretrain[0]
-    # iteration / (10 iterations per epoch, from '[e][i/10]' in the text log)
+    # iteration / (10 iterations per epoch, recorded by the launch)
     assert row.curve_unit == 'epoch'
     assert row.loss_curve[:3] == [(0.5, 1.0), (1.0, 0.9), (1.5, 0.8)]
 

@@ -1,9 +1,10 @@
 """Benchmark tables for frozen-feature evaluations (``frozen_eval.json``), MAE and CLIP-distilled
 pretraining runs, transfer sets and the seed summary.
 
-Work dirs are written here in the formats mmengine 0.10 and ``frozen_eval.json`` use; the
-pretraining fixture ``tests/data/logs/pretrain_vit-b`` logged 'Checkpoints will be saved to
-/cluster/home/alice/dbot_mm/work_dirs/pretrain_vit-b.' (config ``dbot_vit-b``).
+Work dirs are written here as ``RunRecordHook`` (``run_record.json``), mmengine 0.10 (the
+launch's ``vis_data/scalars.json``) and ``eval_frozen_features.py`` (``frozen_eval.json``) write
+them; the pretraining fixture ``tests/data/logs/pretrain_vit-b`` recorded its work dir
+/cluster/home/alice/dbot_mm/work_dirs/pretrain_vit-b (config ``dbot_vit-b``).
 """
 import csv
 import json
@@ -15,11 +16,11 @@ import pytest
 import torch
 
 from dbot_mm.reporting import build_tables, find_work_dirs, render_markdown, write_outputs
-from dbot_mm.reporting.rows import mae_arch_info
 
 LOGS = osp.join(osp.dirname(osp.dirname(__file__)), 'data', 'logs')
 CLUSTER = '/cluster/home/alice/dbot_mm'
 PRE_CKPT = f'{CLUSTER}/work_dirs/pretrain_vit-b/epoch_4.pth'
+VIT_B = dict(type='DBotViT', arch='base', embed_dims=768, depth=12)
 
 
 def md_rows(md: str, first_cell: str):
@@ -58,45 +59,67 @@ def write_frozen(folder,
     (folder / 'frozen_eval.log').write_text('k-NN top1 ...\n')
 
 
-def write_run(folder, config_name, cfg_text, ckpt_dir, epochs=1, ipe=2, seed=0, val=None):
-    """An mmengine work dir: dumped config, <ts>/<ts>.log with the env block and train lines,
-    <ts>/vis_data/{scalars.json,config.py}; ``val``: top-1 per epoch (classification)."""
+def write_run(folder,
+              config_name,
+              cfg,
+              work_dir,
+              epochs=1,
+              ipe=2,
+              seed=0,
+              val=None,
+              init=None,
+              model=None,
+              teacher=None):
+    """A work dir as a finished run leaves it: ``run_record.json`` and one launch's
+    ``<ts>/vis_data/scalars.json``; ``val``: top-1 per epoch (classification)."""
     ts = '20240301_000000'
-    sess = folder / ts
-    (sess / 'vis_data').mkdir(parents=True)
-    (folder / f'{config_name}.py').write_text(cfg_text)
-    (sess / 'vis_data' / 'config.py').write_text(cfg_text)
-    log = [
-        '03/01 00:00:00 - mmengine - INFO - ', 'Runtime environment:', f'    seed: {seed}',
-        '    GPU number: 1',
-        f'03/01 00:00:00 - mmengine - INFO - Checkpoints will be saved to {ckpt_dir}.'
-    ]
+    (folder / ts / 'vis_data').mkdir(parents=True)
     scalars = []
     for e in range(1, epochs + 1):
         for i in range(1, ipe + 1):
             it = (e - 1) * ipe + i
-            log.append(f'03/01 00:00:00 - mmengine - INFO - Epoch(train) [{e}][{i}/{ipe}]  '
-                       f'lr: 1.0000e-03  time: 0.5000  data_time: 0.0100  loss: {1.0 / it:.4f}')
             scalars.append(dict(lr=1e-3, loss=1.0 / it, time=0.5, epoch=e, iter=it, step=it))
-        log.append(f'03/01 00:00:00 - mmengine - INFO - Saving checkpoint at {e} epochs')
         if val is not None:
             scalars.append({'accuracy/top1': val[e - 1], 'step': e})
-    (sess / f'{ts}.log').write_text('\n'.join(log) + '\n')
-    (sess / 'vis_data' / 'scalars.json').write_text(''.join(json.dumps(r) + '\n' for r in scalars))
+    (folder / ts / 'vis_data' / 'scalars.json').write_text(''.join(
+        json.dumps(r) + '\n' for r in scalars))
+    launch = dict(
+        timestamp=ts,
+        mode='train',
+        status='finished',
+        cwd=CLUSTER,
+        world_size=1,
+        seed=seed,
+        load_from=None,
+        resume=False,
+        scalars=f'{ts}/vis_data/scalars.json',
+        start_epoch=0,
+        start_iter=0,
+        iters_per_epoch=ipe)
+    record = dict(
+        type='RunRecord',
+        version=1,
+        launches=[launch],
+        status='finished',
+        epoch=epochs,
+        iter=epochs * ipe,
+        work_dir=work_dir,
+        config_name=config_name,
+        config=cfg,
+        init=dict(checkpoint=init, prefix='backbone.') if init else None,
+        teacher=dict(checkpoint=teacher) if teacher else None,
+        model=model or dict(type=cfg['model']['type'], backbone=VIT_B, teacher=None))
+    (folder / 'run_record.json').write_text(json.dumps(record, indent=1))
 
 
-def cls_config(checkpoint, dataset='ImageNet', seed=0, arch="'base'"):
-    return f"""model = dict(
-    type='ImageClassifier',
-    backbone=dict(type='DBotViT', arch={arch}, init_cfg=dict(
-        type='Pretrained', checkpoint={checkpoint!r}, prefix='backbone.')),
-    head=dict(type='LinearClsHead', num_classes=10, in_channels=768))
-train_dataloader = dict(batch_size=8, dataset=dict(type={dataset!r}, data_root='data'))
-val_dataloader = dict(batch_size=8, dataset=dict(type={dataset!r}, data_root='data'))
-train_cfg = dict(by_epoch=True, max_epochs=2, val_interval=1)
-randomness = dict(seed={seed})
-work_dir = './work_dirs/cls'
-"""
+def cls_config(dataset='ImageNet', seed=0):
+    return dict(
+        model=dict(type='ImageClassifier', backbone=dict(type='DBotViT', arch='base')),
+        train_dataloader=dict(batch_size=8, dataset=dict(type=dataset, data_root='data')),
+        val_dataloader=dict(batch_size=8, dataset=dict(type=dataset, data_root='data')),
+        train_cfg=dict(by_epoch=True, max_epochs=2, val_interval=1),
+        randomness=dict(seed=seed),
+        work_dir='./work_dirs/cls')
 
 
 # ----------------------------------------------------------------------------- frozen eval
@@ -183,11 +206,12 @@ def test_seed_summary_of_downstream_runs_reads_randomness_seed(tmp_path):
         write_run(
             tmp_path / f'cls_s{seed}',
             'vit-b_ft',
-            cls_config(PRE_CKPT, seed=seed),
+            cls_config(seed=seed),
             f'{CLUSTER}/work_dirs/cls_s{seed}',
             epochs=2,
-            seed=99,  # the logged seed loses to the config's randomness.seed
-            val=[acc - 1, acc])
+            seed=99,  # the runner's seed loses to the config's randomness.seed
+            val=[acc - 1, acc],
+            init=PRE_CKPT)
     tables = build_tables([str(tmp_path)], stream=None)
     (s, ) = tables.seed_summary
     assert (s.pretrain, s.config, s.method, s.metric, s.seeds) == ('dbot_vit-b', 'vit-b_ft',
@@ -200,34 +224,25 @@ def test_unreadable_frozen_result_is_reported(tmp_path):
     (tmp_path / 'bad' / 'frozen_eval.json').write_text('{"type": "FrozenFeatureEval", ')
     tables = build_tables([str(tmp_path)], stream=None)
     assert [osp.basename(wd) for wd, _ in tables.skipped] == ['bad']
-    assert any('unreadable frozen-feature result' in i.message for i in tables.issues)
+    assert any('unreadable FrozenFeatureEval' in i.message for i in tables.issues)
 
 
 # ----------------------------------------------------------------------------- MAE
-MAE_CFG = """model = dict(
-    type='MAE',
-    backbone=dict(type='MAEViT', arch=dict(embed_dims=64, num_layers=4, num_heads=4,
-                  feedforward_channels=256), patch_size=4, mask_ratio=0.75),
-    neck=dict(type='MAEPretrainDecoder'),
-    head=dict(type='MAEPretrainHead', loss=dict(type='PixelReconstructionLoss', criterion='L2')))
-train_dataloader = dict(batch_size=16, dataset=dict(type='CustomDataset'))
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=2)
-randomness = dict(seed=0)
-"""
-
-
-def test_mae_arch_labels():
-    assert mae_arch_info({'arch': 'b'}) == ('base', 'ViT-B/16')
-    assert mae_arch_info({'arch': 'large', 'patch_size': 16}) == ('large', 'ViT-L/16')
-    assert mae_arch_info({
-        'arch': dict(embed_dims=64, num_layers=4),
-        'patch_size': 4
-    }) == (None, 'ViT(dim 64, depth 4)/4')
+MAE_CFG = dict(
+    model=dict(
+        type='MAE',
+        backbone=dict(type='MAEViT', arch=dict(embed_dims=64, num_layers=4), patch_size=4)),
+    train_dataloader=dict(batch_size=16, dataset=dict(type='CustomDataset')),
+    train_cfg=dict(type='EpochBasedTrainLoop', max_epochs=2),
+    randomness=dict(seed=0))
+# RunRecordHook's sizes of the built mmpretrain MAEViT (tests/test_engine/test_run_record_hook.py)
+MAE_MODEL = dict(
+    type='MAE', backbone=dict(type='MAEViT', arch=None, embed_dims=64, depth=4), teacher=None)
 
 
 def test_mae_pretraining_and_converted_checkpoint(tmp_path):
     mae_dir = tmp_path / 'runs' / 'mae_mini'
-    write_run(mae_dir, 'mae_vit-mini', MAE_CFG, str(mae_dir), epochs=2)
+    write_run(mae_dir, 'mae_vit-mini', MAE_CFG, str(mae_dir), epochs=2, model=MAE_MODEL)
     torch.save({'state_dict': {}}, mae_dir / 'epoch_2.pth')
     # tools/model_converters' output: weights for our backbone + the file it came from
     converted = tmp_path / 'converted' / 'mae_vit-mini_dbot.pth'
@@ -244,10 +259,11 @@ def test_mae_pretraining_and_converted_checkpoint(tmp_path):
     write_run(
         tmp_path / 'runs' / 'cls_from_mae',
         'vit-mini_ft',
-        cls_config(str(converted)),
+        cls_config(),
         str(tmp_path / 'runs' / 'cls_from_mae'),
         epochs=2,
-        val=[60.0, 62.0])
+        val=[60.0, 62.0],
+        init=str(converted))
     write_frozen(tmp_path / 'runs' / 'knn_mae', str(converted), 0, 50.0, 55.0)
     tables = build_tables([str(tmp_path / 'runs')], stream=None)
     (pre, ) = tables.pretrain
@@ -264,7 +280,7 @@ def test_mae_pretraining_and_converted_checkpoint(tmp_path):
 
 def test_converted_checkpoint_named_by_file_name_links_only_when_unique(tmp_path):
     for name in ('mae_a', 'mae_b'):
-        write_run(tmp_path / name, name, MAE_CFG, str(tmp_path / name), epochs=2)
+        write_run(tmp_path / name, name, MAE_CFG, str(tmp_path / name), epochs=2, model=MAE_MODEL)
         torch.save({}, tmp_path / name / 'epoch_2.pth')
     converted = tmp_path / 'conv.pth'
     torch.save({'state_dict': {}, 'meta': {'converted_from': 'epoch_2.pth'}}, converted)
@@ -276,37 +292,49 @@ def test_converted_checkpoint_named_by_file_name_links_only_when_unique(tmp_path
 
 
 # ----------------------------------------------------------------------------- teachers
-CLIP_CFG = """model = dict(
-    type='DBOTCLIP',
-    backbone=dict(type='DBotViT', arch='base', patch_size=16),
-    teacher=dict(type='CLIPTeacher', checkpoint='checkpoints/clip/ViT-B-16.pt', input_size=None),
-    head=dict(type='MIMHead'))
-train_dataloader = dict(batch_size=4, dataset=dict(type='ImageNet'))
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1)
-"""
-DISTILL_CFG = """model = dict(
-    type='DBOT',
-    backbone=dict(type='DBotViT', arch='base'),
-    teacher=dict(type='DBotViT', arch='large', depth=None, init_cfg=dict(
-        type='Pretrained', checkpoint='work_dirs/dbot_vit-l/epoch_1600.pth', prefix='backbone.')))
-custom_hooks = [dict(type='DBotBootstrapHook', stage_epochs=[0, 1])]
-train_dataloader = dict(batch_size=4, dataset=dict(type='ImageNet'))
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1)
-"""
+CLIP_CFG = dict(
+    model=dict(
+        type='DBOTCLIP',
+        backbone=dict(type='DBotViT', arch='base', patch_size=16),
+        teacher=dict(type='CLIPTeacher', checkpoint='checkpoints/clip/ViT-B-16.pt')),
+    train_dataloader=dict(batch_size=4, dataset=dict(type='ImageNet')),
+    train_cfg=dict(type='EpochBasedTrainLoop', max_epochs=1))
+DISTILL_CFG = dict(
+    model=dict(
+        type='DBOT',
+        backbone=dict(type='DBotViT', arch='base'),
+        teacher=dict(type='DBotViT', arch='large')),
+    custom_hooks=[dict(type='DBotBootstrapHook', stage_epochs=[0, 1])],
+    train_dataloader=dict(batch_size=4, dataset=dict(type='ImageNet')),
+    train_cfg=dict(type='EpochBasedTrainLoop', max_epochs=1))
 
 
 def test_clip_and_external_dbot_teachers(tmp_path):
-    write_run(tmp_path / 'clip', 'dbot-clip_vit-b-p16_clip-b16', CLIP_CFG, f'{CLUSTER}/w/clip')
-    write_run(tmp_path / 'distill', 'dbot-distill_vit-b-p16_dbot-l', DISTILL_CFG,
-              f'{CLUSTER}/w/distill')
+    clip = dict(type='CLIPTeacher', arch=None, embed_dims=512, depth=None)
+    write_run(
+        tmp_path / 'clip',
+        'dbot-clip_vit-b-p16_clip-b16',
+        CLIP_CFG,
+        f'{CLUSTER}/w/clip',
+        model=dict(type='DBOTCLIP', backbone=VIT_B, teacher=clip),
+        teacher='checkpoints/clip/ViT-B-16.pt')
+    large = dict(type='DBotViT', arch='large', embed_dims=1024, depth=24)
+    write_run(
+        tmp_path / 'distill',
+        'dbot-distill_vit-b-p16_dbot-l',
+        DISTILL_CFG,
+        f'{CLUSTER}/w/distill',
+        model=dict(type='DBOT', backbone=VIT_B, teacher=large),
+        teacher='work_dirs/dbot_vit-l/epoch_1600.pth')
     for name in ('clip', 'distill'):
         write_run(
             tmp_path / f'ft_{name}',
             'vit-b_ft',
-            cls_config(f'{CLUSTER}/w/{name}/epoch_1.pth'),
+            cls_config(),
             f'{CLUSTER}/w/ft_{name}',
             epochs=2,
-            val=[80.0, 85.0])
+            val=[80.0, 85.0],
+            init=f'{CLUSTER}/w/{name}/epoch_1.pth')
     tables = build_tables([str(tmp_path)], stream=None)
     pre = {r.run: r for r in tables.pretrain}
     assert (pre['clip'].model, pre['clip'].teacher, pre['clip'].stages,
@@ -331,10 +359,11 @@ def test_transfer_sets_have_their_own_task(tmp_path, dataset, title):
     write_run(
         tmp_path / 'transfer',
         'transfer',
-        cls_config(PRE_CKPT, dataset=dataset),
+        cls_config(dataset=dataset),
         f'{CLUSTER}/w/transfer',
         epochs=2,
-        val=[90.0, 91.0])
+        val=[90.0, 91.0],
+        init=PRE_CKPT)
     tables = build_tables([str(tmp_path)], stream=None)
     (row, ) = [r for g in tables.groups for r in g.rows]
     assert (row.task, row.method, row.last, row.ref, row.baseline) == (title, 'fine-tune', 91.0,

@@ -7,7 +7,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from dbot_mm.reporting import build_tables, write_outputs
-from dbot_mm.testing.tiny_pretrain import tiny_runner
+from tests.helpers.tiny_pretrain import tiny_runner
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -16,12 +16,12 @@ import sys
 import time
 
 from mmengine.dist import get_world_size, is_main_process
-from mmengine.hooks import Hook
+from mmengine.hooks import CheckpointHook, Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-from dbot_mm.utils.checkpoint import atomic_write, read_meta
 from ...models.backbones.vit import ARCH_SETTINGS
+from ...utils.checkpoint import atomic_write, read_meta
 from .bootstrap_hook import DBotBootstrapHook
 from .preemption_hook import PreemptionHook
 
@@ -56,7 +56,7 @@ def _pretrained(init_cfg):
             return c
 
 
-def _vit(module):
+def vit_facts(module):
     """Width and depth of a built ViT (DBotViT, mmpretrain's, CLIPTeacher) and its arch name."""
     if module is None:
         return None
@@ -64,6 +64,16 @@ def _vit(module):
     depth = getattr(module, 'depth', getattr(module, 'num_layers', None))
     arch = next((a for a, (d, n, _) in ARCH_SETTINGS.items() if (d, n) == (dims, depth)), None)
     return dict(type=type(module).__name__, arch=arch, embed_dims=dims, depth=depth)
+
+
+def _unrecorded(runner) -> list:
+    """Launches of a work dir from before run records: their scalars count too."""
+    found = []
+    for name in sorted(os.listdir(runner.work_dir)):
+        scalars = osp.join(name, 'vis_data', 'scalars.json')
+        if name != runner.timestamp and osp.isfile(osp.join(runner.work_dir, scalars)):
+            found.append(dict(timestamp=name, mode='train', status='unknown', scalars=scalars))
+    return found
 
 
 @HOOKS.register_module()
@@ -88,15 +98,8 @@ class RunRecordHook(Hook):
         if not is_main_process():
             return
         self.path = osp.join(runner.work_dir, self.filename)
-        record = dict(type='RunRecord', version=1, launches=[])
-        if osp.isfile(self.path):
-            try:
-                with open(self.path, encoding='utf-8') as f:
-                    record = json.load(f)
-            except (OSError, ValueError) as e:
-                raise ValueError(f'{self.path}: unreadable run record ({e}); move it away to '
-                                 'start a new one') from None
-        trained = any(x['mode'] == 'train' for x in record['launches'])
+        record = self._read(runner)
+        trained = any(x['mode'] == 'train' and 'cwd' in x for x in record['launches'])
         for old in record['launches']:
             if old['status'] == 'running':
                 old['status'] = 'killed'  # it ended without a trace
@@ -112,9 +115,12 @@ class RunRecordHook(Hook):
             seed=runner.seed,
             load_from=load_from,
             resume=resume,
-            scalars=osp.relpath(osp.join(runner.log_dir, 'vis_data', 'scalars.json'),
-                                runner.work_dir))
+            scalars=osp.relpath(
+                osp.join(runner.log_dir, 'vis_data', 'scalars.json'), runner.work_dir))
         if mode == 'train':
+            ckpt = next((h for h in runner.hooks if isinstance(h, CheckpointHook)), None)
+            if ckpt is not None and isinstance(ckpt.out_dir, str):  # set by its before_train
+                record['checkpoint_dir'] = osp.abspath(ckpt.out_dir)
             self.launch.update(
                 start_epoch=runner.epoch,
                 start_iter=runner.iter,
@@ -132,6 +138,16 @@ class RunRecordHook(Hook):
         self._pid = os.getpid()
         atexit.register(self._at_exit)
         self._write(runner)
+
+    def _read(self, runner) -> dict:
+        if not osp.isfile(self.path):
+            return dict(type='RunRecord', version=1, launches=_unrecorded(runner))
+        try:
+            with open(self.path, encoding='utf-8') as f:
+                return json.load(f)
+        except (OSError, ValueError) as e:
+            raise ValueError(f'{self.path}: unreadable run record ({e}); move it away to start '
+                             'a new one') from None
 
     @staticmethod
     def _origin(runner, cfg: dict, mode: str) -> dict:
@@ -151,8 +167,8 @@ class RunRecordHook(Hook):
             teacher = _checkpoint(t)
         facts = dict(
             type=type(model).__name__,
-            backbone=_vit(getattr(model, 'backbone', None)),
-            teacher=_vit(getattr(model, 'teacher', None)))
+            backbone=vit_facts(getattr(model, 'backbone', None)),
+            teacher=vit_facts(getattr(model, 'teacher', None)))
         return dict(init=init, teacher=teacher, model=facts)
 
     # ------------------------------------------------------------------------- progress
