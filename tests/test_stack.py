@@ -3,21 +3,16 @@
 Guards the set-up (tools/setup_env.sh): mmcv must be the full build, since
 mmdet's heads need RoIAlign and nms from ``mmcv._ext``.
 """
+import importlib
+
+import pytest
 import torch
 
 
-def test_stack_imports():
-    import mmcv
-    import mmdet
-    import mmengine
-    import mmpretrain
-    import mmseg
-    import timm
-
-    import dbot_mm
-    for module in (mmcv, mmengine, mmpretrain, mmdet, mmseg, timm, dbot_mm):
-        assert module.__version__
-    assert mmcv.__version__.startswith('2.1.')
+@pytest.mark.parametrize(
+    'module', ['mmcv.ops', 'mmengine', 'mmpretrain', 'mmdet', 'mmseg', 'timm', 'dbot_mm'])
+def test_stack_imports(module):
+    importlib.import_module(module)  # mmdet and mmseg refuse an mmcv outside their range
 
 
 def test_mmcv_roi_align_cpu():
