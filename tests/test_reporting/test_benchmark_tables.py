@@ -33,7 +33,6 @@ import pytest
 from dbot_mm.reporting import build_tables, read_run, render_markdown, write_outputs
 from dbot_mm.reporting.labels import protocol, vit_label
 from dbot_mm.reporting.lineage import launch_folder
-from dbot_mm.reporting.paper import load_paper_results
 from tests.helpers.tools import import_tool
 
 LOGS = osp.join(osp.dirname(osp.dirname(__file__)), 'data', 'logs')
@@ -319,30 +318,6 @@ def test_pretrain_loss_curve_in_epochs(built):
     # iteration / (10 iterations per epoch, recorded by the launch)
     assert row.curve_unit == 'epoch'
     assert row.loss_curve[:3] == [(0.5, 1.0), (1.0, 0.9), (1.5, 0.8)]
-
-
-def test_paper_results_have_sources_and_known_keys():
-    paper = load_paper_results()
-    values = {
-        (e['method'], e['match'].get('arch'), e['metric'], e['match'].get('input_size')): e['value']
-        for e in paper['results']
-    }
-    for e in paper['results']:
-        assert e['source'] in paper['sources']
-        # a key the rows never set would make the entry unreachable
-        assert set(e['match']) <= {'task', 'arch', 'teacher', 'protocol', 'detector', 'input_size'}
-    # the official README table (dBOT) and the baselines' own tables
-    assert values[('dBOT', 'base', 'top1', 224)] == 84.5
-    assert values[('dBOT', 'base', 'APbox', None)] == 52.7
-    assert values[('dBOT', 'base', 'mIoU', None)] == 49.5
-    assert values[('dBOT', 'large', 'top1', 224)] == 86.6
-    assert values[('dBOT', 'large', 'APbox', None)] == 56.0
-    assert values[('dBOT', 'large', 'mIoU', None)] == 54.5
-    assert values[('dBOT', 'huge', 'top1', 224)] == 87.4
-    assert values[('dBOT', 'huge', 'top1', 448)] == 88.0
-    assert values[('MAE', 'base', 'top1', 224)] == 83.6
-    assert values[('MAE', 'base', 'mIoU', None)] == 48.1
-    assert values[('ViTDet MAE', 'base', 'APbox', None)] == 51.6
 
 
 # ----------------------------------------------------------------------------- errors / CLI

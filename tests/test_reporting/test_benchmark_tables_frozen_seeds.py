@@ -370,19 +370,3 @@ def test_transfer_sets_have_their_own_task(tmp_path, dataset, title):
                                                                        None, None)
     assert any(n.startswith('no paper number') for n in row.notes)
     assert f'| transfer | {title} | fine-tune | top1 | 91.00 |' in render_markdown(tables)
-
-
-def test_paper_results_have_the_distilled_model_zoo_rows():
-    from dbot_mm.reporting import load_paper_results
-    values = {
-        (e['match']['arch'], e['match'].get('teacher'), e['metric'], e['match'].get('input_size')):
-        e['value']
-        for e in load_paper_results()['results'] if not e.get('baseline')
-    }
-    # official README 'Pre-Trained and Fine-Tuned Models' (cls. / det. / seg. columns)
-    assert values[('base', 'huge', 'APbox', None)] == 53.5
-    assert values[('base', 'CLIP-B/16', 'mIoU', None)] == 52.9
-    assert values[('large', 'huge', 'top1', 224)] == 86.8
-    assert values[('large', 'CLIP-L/14', 'APbox', None)] == 56.8
-    assert values[('huge', 'CLIP-L/14', 'top1', 224)] == 88.5
-    assert values[('huge', 'CLIP-L/14', 'top1', 448)] == 89.1

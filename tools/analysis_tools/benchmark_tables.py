@@ -1,13 +1,16 @@
 # Copyright (c) dbot_mm contributors. All rights reserved.
-"""Benchmark tables (markdown, CSV, PNG) from the logs of pretraining runs (dBOT, dBOT from CLIP,
-MAE), downstream runs, frozen-feature evaluations (``frozen_eval.json``: k-NN, linear probe), and
-a summary over seeds (mean ± std (n), ``seed_summary.csv``).
+"""Benchmark tables (markdown, CSV, PNG) of pretraining runs (dBOT, dBOT from CLIP, MAE),
+downstream runs and frozen-feature evaluations (k-NN, linear probe), with a summary over seeds
+(mean ± std (n), ``seed_summary.csv``), from what the runs recorded in their work dirs
+(``run_record.json`` of ``RunRecordHook``, mmengine's ``vis_data/scalars.json``,
+``frozen_eval.json``).
 
 Example:
     python tools/analysis_tools/benchmark_tables.py work_dirs --out work_dirs/benchmark
 
-Problems found in the logs (truncated lines, unfinished runs, runs without metrics) are printed
-on stderr as ``file:line: message`` and listed in the tables; the markdown goes to stdout.
+Problems (truncated lines, unfinished runs, runs without metrics, work dirs without a record) are
+printed once on stderr as ``file:line: message`` and listed in the tables; the markdown goes to
+stdout.
 """
 import argparse
 import sys
@@ -17,9 +20,9 @@ from dbot_mm.reporting import build_tables, load_paper_results, render_markdown,
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description='Build benchmark tables from mmengine work dirs of pretraining (dBOT, MAE) '
-        'and downstream (ImageNet / transfer sets / COCO / ADE20K) runs and from frozen-feature '
-        'evaluations (frozen_eval.json)')
+        description='Build benchmark tables from the run records of mmengine work dirs of '
+        'pretraining (dBOT, MAE) and downstream (ImageNet / transfer sets / COCO / ADE20K) runs '
+        'and from frozen-feature evaluations (frozen_eval.json)')
     parser.add_argument(
         'work_dirs',
         nargs='+',
@@ -48,7 +51,7 @@ def main(argv=None) -> int:
         print(render_markdown(tables), end='')
     print(
         f'benchmark_tables: wrote {len(written)} files to {args.out} '
-        f'({len(tables.issues)} problem(s) reported above)',
+        f'({len(tables.issues)} problem(s), {len(tables.skipped)} work dir(s) left out: above)',
         file=sys.stderr)
     return 0
 
