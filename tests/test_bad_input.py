@@ -19,8 +19,8 @@ from mmengine.registry import DefaultScope
 from dbot_mm.models.backbones.vit import DBotViT
 from dbot_mm.models.selfsup.dbot import DBOT
 from dbot_mm.models.utils.rel_pos_bias import RelativePositionBias
-from dbot_mm.testing.tools import import_tool
 from dbot_mm.utils.data_root import DataRootError, check_data_root
+from tests.helpers.tools import import_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(arch='tiny', embed_dims=32, num_heads=2, img_size=32, patch_size=8)

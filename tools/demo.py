@@ -9,7 +9,7 @@
    recipes from random init, and the benchmark tables are written under WORK_DIR/tables. These
    runs show the pipelines working; at this size their numbers say nothing about dBOT.
 
-Every step is its own tool run in its own work dir (``dbot_mm/utils/job_runner.py``): a finished
+Every step is its own tool run in its own work dir (``tools/job_runner.py``): a finished
 step is skipped and an interrupted one resumes from its last checkpoint, so re-running
 `make demo` continues.
 """
@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 
-from dbot_mm.utils.job_runner import last_checkpoint, log, run_jobs, train_job
+from job_runner import last_checkpoint, log, run_jobs, train_job  # tools/job_runner.py
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 

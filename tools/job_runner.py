@@ -1,10 +1,11 @@
-"""Run tool commands (``tools/train.py`` ...) as resumable jobs, a few at a time, on a small CPU.
+"""Run tool commands (``tools/train.py`` ...) as resumable jobs, a few at a time, on a small CPU:
+the plumbing of ``tools/demo.py`` and ``tools/analysis_tools/mini_benchmark.py``.
 
-Used by ``tools/demo.py`` and ``tools/analysis_tools/mini_benchmark.py``. Each job has its own
-work dir and output file ``WORK_DIR/job.out``; a finished job leaves ``WORK_DIR/DONE`` (its
-wall seconds) and is skipped next time, and a training job whose work dir holds a checkpoint is
-restarted with ``--resume``. Jobs run single-threaded side by side: on a 2-core machine two
-one-thread processes beat one two-thread process (OpenMP threads spin when cores are shared).
+Each job has its own work dir and output file ``WORK_DIR/job.out``; a finished job leaves
+``WORK_DIR/DONE`` (its wall seconds) and is skipped next time, and a training job whose work dir
+holds a checkpoint is restarted with ``--resume``. Jobs run single-threaded side by side: on a
+2-core machine two one-thread processes beat one two-thread process (OpenMP threads spin when
+cores are shared).
 """
 import os
 import os.path as osp

@@ -1,27 +1,15 @@
 # Copyright (c) dbot_mm contributors. All rights reserved.
-"""Utilities that are not models: checkpoint I/O, tool launch glue.
-
-``dbot_mm.utils.launch`` (used by ``tools/train.py`` and ``tools/test.py``) is not imported here.
-"""
+"""Utilities that are not models: checkpoint I/O (``dbot_mm.utils.checkpoint``) and the launch
+glue of ``tools/train.py`` / ``tools/test.py`` (``dbot_mm.utils.launch``, not imported here)."""
 from .checkpoint import (
-    ATOMIC_BACKEND_ARGS,
     CheckpointReadError,
     UnsafeCheckpointError,
-    atomic_write,
-    cached_download,
     checkpoint_safe_globals,
-    find_resume_checkpoint,
-    load_checkpoint,
     load_checkpoint_file,
-    read_meta,
-    read_state_keys,
     register_checkpoint_safe_globals,
-    unreadable_reason,
 )
 
 __all__ = [
-    'ATOMIC_BACKEND_ARGS', 'CheckpointReadError', 'UnsafeCheckpointError', 'atomic_write',
-    'cached_download', 'checkpoint_safe_globals', 'find_resume_checkpoint', 'load_checkpoint',
-    'load_checkpoint_file', 'read_meta', 'read_state_keys', 'register_checkpoint_safe_globals',
-    'unreadable_reason'
+    'CheckpointReadError', 'UnsafeCheckpointError', 'checkpoint_safe_globals',
+    'load_checkpoint_file', 'register_checkpoint_safe_globals'
 ]

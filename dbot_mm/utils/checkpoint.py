@@ -1,19 +1,7 @@
 # Copyright (c) dbot_mm contributors. All rights reserved.
-"""Checkpoint I/O: read with ``torch.load(weights_only=True)`` only, write atomically, pick the
-checkpoint to resume from. docs/checkpoint_safety.md explains the choices.
-
-- Reading: mmengine 0.10.7 calls ``torch.load`` without ``weights_only``; its checkpoints hold a
-  few globals beyond torch's allowlist (the message hub's ``HistoryBuffer``, numpy scalars), the
-  official MAE / dBOT files an ``argparse.Namespace``. :func:`register_checkpoint_safe_globals`
-  (run by ``import dbot_mm``) allowlists exactly those data-only pieces instead of turning full
-  unpickling back on. ``HistoryBuffer`` itself is not allowlisted: its ``__setstate__`` copies
-  statistics methods from the file into the class, shared by every buffer of the process.
-- Paths and URLs: :func:`load_checkpoint` is mmengine's ``CheckpointLoader`` scheme dispatch over
-  loaders that read with :func:`load_checkpoint_file`. mmengine's own http(s) loader unpickles with
-  ``weights_only=False``, caches by file name only and keeps an HTML error page it was sent.
-- Writing: mmengine writes each checkpoint and ``last_checkpoint`` in place, so a kill mid-write
-  leaves a truncated file; ``backend_args=ATOMIC_BACKEND_ARGS`` writes through
-  :func:`atomic_write` (temporary file, fsync, rename).
+"""Checkpoint I/O: read with ``torch.load(weights_only=True)`` only (mmengine's checkpoints, the
+official MAE / dBOT files, paths and URLs), write atomically, pick the checkpoint to resume from.
+docs/checkpoint_safety.md explains what is allowlisted and why.
 """
 import argparse
 import glob
@@ -57,12 +45,9 @@ def _refuse(what: str) -> pickle.UnpicklingError:
 
 
 class _HistoryBufferFromFile(HistoryBuffer):
-    """What a checkpoint's ``HistoryBuffer`` unpickles to (allowlisted under its pickle name):
-    a plain ``HistoryBuffer`` with the file's logged values, never the file's methods.
-
-    mmengine's ``__setstate__`` updates the class-level ``_statistics_methods`` from the file, so
-    a file mapping ``'mean'`` to ``HistoryBuffer.max`` would make every logged mean a max. Only the
-    data keys are taken; ``statistics_methods`` must map each built-in name to itself.
+    """What a checkpoint's ``HistoryBuffer`` unpickles to: a plain ``HistoryBuffer`` with the
+    file's logged values. mmengine's own ``__setstate__`` copies the file's statistics methods
+    into the class (a file mapping ``'mean'`` to ``max`` would turn every logged mean into a max).
     """
 
     def __setstate__(self, state: Any) -> None:
@@ -93,18 +78,17 @@ def _history_buffer_method(owner: Any, name: str) -> Callable:
     """The ``getattr(HistoryBuffer, 'mean')`` that pickle writes for the pickled statistics
     methods, and nothing more (the real ``getattr`` would reach any attribute of any global)."""
     if owner not in (HistoryBuffer, _HistoryBufferFromFile) or name not in _STATISTICS:
-        owner_name = 'HistoryBuffer' if owner is _HistoryBufferFromFile else getattr(
-            owner, '__qualname__', type(owner).__name__)
+        owner_name = getattr(owner, '__qualname__', type(owner).__name__)
+        owner_name = 'HistoryBuffer' if owner is _HistoryBufferFromFile else owner_name
         raise _refuse(f'getattr({owner_name}.{name}): only the statistics methods of '
                       'HistoryBuffer may be looked up')
     return getattr(HistoryBuffer, name)
 
 
 def checkpoint_safe_globals() -> list:
-    """The globals beyond torch's defaults that an mmengine or official checkpoint needs (found
-    with ``torch.serialization.get_unsafe_globals_in_checkpoint``): the message hub's buffers,
-    numpy arrays and scalars (also under their numpy-1 names, for files written before numpy 2)
-    and the official files' ``args`` (``argparse.Namespace``, a plain attribute bag)."""
+    """The globals beyond torch's defaults that mmengine's and the official checkpoints need:
+    the message hub's buffers, numpy arrays and scalars (also under their numpy-1 names) and the
+    official files' ``args`` (``argparse.Namespace``)."""
     multiarray = (np._core if hasattr(np, '_core') else np.core).multiarray
     safe = [(_HistoryBufferFromFile, f'{HistoryBuffer.__module__}.{HistoryBuffer.__qualname__}'),
             (_history_buffer_method, 'builtins.getattr'), argparse.Namespace, np.ndarray, np.dtype,
@@ -209,23 +193,22 @@ def load_checkpoint_file(path: Any, map_location: Any = 'cpu') -> Any:
 
 
 class SafeCheckpointLoader(CheckpointLoader):
-    """mmengine's scheme dispatch (``register_scheme`` adds ``s3://``...) with its own table of
-    loaders, all reading with :func:`load_checkpoint_file`."""
+    """mmengine's scheme dispatch with its own loaders, all reading with
+    :func:`load_checkpoint_file` (mmengine's http(s) loader unpickles with ``weights_only=False``
+    and caches by file name)."""
 
     _schemes: Dict[str, Callable] = OrderedDict()
 
 
 def url_cache_path(url: str) -> str:
-    """``<torch hub dir>/checkpoints/dbot_mm/<sha256(url)[:16]>/<file name>``: keyed by the whole
-    URL (two URLs ending in ``model.pth`` never share an entry), named for people browsing."""
+    """``<torch hub dir>/checkpoints/dbot_mm/<sha256(url)[:16]>/<file name>``: one per URL."""
     name = osp.basename(urlparse(url).path) or 'checkpoint.pth'
     digest = hashlib.sha256(url.encode('utf-8')).hexdigest()[:16]
     return osp.join(torch.hub.get_dir(), 'checkpoints', 'dbot_mm', digest, name)
 
 
 def _download(url: str, path: str) -> None:
-    """Download ``url`` to ``path`` (torch writes a temporary file and renames it when complete);
-    a download that is not a checkpoint is not kept."""
+    """Download ``url`` to ``path``; a download that is not a checkpoint is not kept."""
     os.makedirs(osp.dirname(path), exist_ok=True)
     try:
         torch.hub.download_url_to_file(url, path, progress=False)
@@ -273,11 +256,8 @@ def _load_from_url(filename: str, map_location: Any = None) -> Any:
 
 
 def load_checkpoint(filename: Any, map_location: Any = 'cpu', logger: Any = 'current') -> Any:
-    """A checkpoint from a path or an http(s) URL, read with ``weights_only=True``.
-
-    Raises what :func:`load_checkpoint_file` raises, and CheckpointReadError for a failed
-    download.
-    """
+    """A checkpoint from a path or an http(s) URL, read with ``weights_only=True``; raises what
+    :func:`load_checkpoint_file` raises, and CheckpointReadError for a failed download."""
     return SafeCheckpointLoader.load_checkpoint(
         os.fspath(filename), map_location=map_location, logger=logger)
 
@@ -358,13 +338,8 @@ def _damage(path: str) -> Optional[str]:
 
 
 def find_resume_checkpoint(work_dir: str) -> Tuple[Optional[str], List[str]]:
-    """The newest complete resumable checkpoint of a run (``tools/train.py --resume``), and a
-    line per damaged one skipped.
-
-    Candidates: the ``*.pth`` in ``work_dir`` and next to the one ``last_checkpoint`` names,
-    newest first by ``meta['iter']`` (end-of-stage snapshots and exported weights, which have no
-    iteration or optimizer, are not candidates).
-    """
+    """The newest (by ``meta['iter']``) complete resumable checkpoint in ``work_dir`` or next to
+    the one ``last_checkpoint`` names, and a line per damaged one skipped."""
     folders = {osp.abspath(work_dir)}
     pointer = osp.join(work_dir, 'last_checkpoint')
     if osp.isfile(pointer):
@@ -387,3 +362,4 @@ def find_resume_checkpoint(work_dir: str) -> Tuple[Optional[str], List[str]]:
             return path, skipped
         skipped.append(f'{path} ({damage})')
     return None, skipped
+

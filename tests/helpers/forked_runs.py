@@ -2,7 +2,7 @@
 torch, mmengine, mmpretrain and dbot_mm once: a test that restarts training many times pays the
 import (~10 s of CPU) once, not per run.
 
-    python -m dbot_mm.testing.forked_runs PLAN.json
+    python -m tests.helpers.forked_runs PLAN.json   # from the repository root
 
 ``PLAN.json``: a list of ``{"argv": [train.py arguments], "log": path}``, run one after the other.
 Each child is the leader of its own session (a signal to its process group reaches its data
@@ -43,8 +43,8 @@ def main(plan_file) -> None:
     import torch
     from mmpretrain.utils import register_all_modules
 
-    import dbot_mm.testing.tiny_pretrain  # noqa: F401  (its hooks, for the configs)
     import dbot_mm.utils.launch  # noqa: F401
+    import tests.helpers.tiny_pretrain  # noqa: F401  (its hooks, for the configs)
     torch.set_num_threads(1)
     register_all_modules(init_default_scope=False)
     # mmengine formats the config with yapf for every log, dump and checkpoint (7 times a run

@@ -1,7 +1,7 @@
 """A tiny dBOT pretraining for tests: the demo config on a generated ImageNet folder, plus a hook
 that injects a fault at a chosen point: a crash, a preemption or a diverging loss.
 
-    from dbot_mm.testing.tiny_pretrain import tiny_cfg, tiny_runner
+    from tests.helpers.tiny_pretrain import tiny_cfg, tiny_runner
 """
 import os
 import signal
@@ -14,9 +14,7 @@ from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 from mmengine.runner import Runner
 
-import dbot_mm
-
-REPO = Path(dbot_mm.__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY_CONFIG = REPO / 'configs/pretrain/dbot_vit-tiny_demo.py'
 
 

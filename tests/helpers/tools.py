@@ -1,4 +1,4 @@
-"""The scripts of ``tools/`` (not a package) imported as modules, for the tests."""
+"""The scripts of ``tools/`` (not a package) imported as modules."""
 import importlib.util
 import os.path as osp
 from pathlib import Path

@@ -19,7 +19,7 @@ from PIL import Image
 import dbot_mm.datasets  # noqa: F401
 from dbot_mm.datasets.transforms import fast_crop
 from dbot_mm.datasets.transforms.fast_crop import LoadImageAndRandomResizedCrop
-from dbot_mm.testing.tools import import_tool
+from tests.helpers.tools import import_tool
 
 header_size, jpeg_header_size = fast_crop.header_size, fast_crop.jpeg_header_size
 
@@ -281,7 +281,7 @@ def test_tiny_training_with_fast_pipeline(tmp_path, imagenet_root):
     demo config."""
     from mmengine.runner import Runner
 
-    from dbot_mm.testing.tiny_pretrain import tiny_cfg
+    from tests.helpers.tiny_pretrain import tiny_cfg
     cfg = tiny_cfg(tmp_path, imagenet_root, stage_epochs=[0, 1])
     pipeline = Config.fromfile(FAST).train_pipeline
     assert pipeline[0]['type'] == 'LoadImageAndRandomResizedCrop' and pipeline[0]['fast_dct']

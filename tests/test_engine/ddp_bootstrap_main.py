@@ -12,8 +12,8 @@ import sys
 import torch
 from mmengine.dist import get_rank
 
-from dbot_mm.testing.tiny_pretrain import tiny_cfg
 from dbot_mm.utils.launch import adapt_to_device, build_runner, prepare_training
+from tests.helpers.tiny_pretrain import tiny_cfg
 
 
 def main(work_dir, data_root, precision='fp32'):

@@ -13,9 +13,14 @@ import torch
 HERE = Path(__file__).resolve().parent
 
 
+def _env(port):  # ddp_bootstrap_main.py imports tests.helpers
+    path = os.pathsep.join(filter(None, [str(HERE.parents[1]), os.environ.get('PYTHONPATH')]))
+    return dict(os.environ, OMP_NUM_THREADS='1', MASTER_PORT=str(port), PYTHONPATH=path)
+
+
 @pytest.mark.parametrize('precision,port', [('fp32', 29531), ('bf16', 29532)])
 def test_ranks_identical_after_boundary(tmp_path, imagenet_root, precision, port):
-    env = dict(os.environ, OMP_NUM_THREADS='1', MASTER_PORT=str(port))
+    env = _env(port)
     cmd = [
         sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
         f'--master_port={port}',
@@ -42,7 +47,7 @@ def test_sigterm_on_one_rank_stops_both_after_one_save(tmp_path, imagenet_root):
     """Only rank 1 is signalled: the ranks agree at the end of the iteration, rank 0 writes the
     checkpoint, and both exit with the requeue code."""
     port = 29533
-    env = dict(os.environ, OMP_NUM_THREADS='1', MASTER_PORT=str(port))
+    env = _env(port)
     cmd = [
         sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
         f'--master_port={port}',

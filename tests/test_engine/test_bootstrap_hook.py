@@ -12,7 +12,7 @@ from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmengine.registry import HOOKS
 
 from dbot_mm.engine.hooks import DBotBootstrapHook
-from dbot_mm.testing.tiny_pretrain import tiny_cfg, tiny_runner
+from tests.helpers.tiny_pretrain import tiny_cfg, tiny_runner
 
 
 @HOOKS.register_module(force=True)

@@ -6,7 +6,7 @@ never interrupted, bit for bit.
 
 How the kill moments are chosen (reproducible): ``random.Random(SEED)`` draws the iterations
 (distinct, increasing, so that every restart gets past its predecessor) and shuffles the kinds of
-fault; each fault is a fixed program point (``FaultInjectionHook`` in dbot_mm/testing/
+fault; each fault is a fixed program point (``FaultInjectionHook`` in tests/helpers/
 tiny_pretrain.py): SIGKILL of the process group (main process and data workers) right after the
 iteration's optimizer step; SIGKILL inside a checkpoint write (half of the temporary file on
 disk, before the rename); SIGKILL between that rename and the ``last_checkpoint`` update; and
@@ -28,7 +28,7 @@ import pytest
 import torch
 
 from dbot_mm.engine.hooks import PREEMPTED_EXIT_CODE
-from dbot_mm.testing.tiny_pretrain import tiny_cfg
+from tests.helpers.tiny_pretrain import tiny_cfg
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 20260129
@@ -47,7 +47,7 @@ def _config(tmp_path, data_root, name, fault=None, num_workers=2):
     cfg.default_hooks.checkpoint.max_keep_ckpts = 2
     cfg.default_hooks.logger.interval = 100  # no per-iteration log work
     if fault is not None:
-        cfg.custom_imports.imports.append('dbot_mm.testing.tiny_pretrain')
+        cfg.custom_imports.imports.append('tests.helpers.tiny_pretrain')
         cfg.custom_hooks.append(dict(type='FaultInjectionHook', at_iter=fault[0], how=fault[1]))
     path = tmp_path / f'{name}_{fault[0] if fault else "clean"}.py'
     cfg.dump(str(path))
@@ -56,7 +56,7 @@ def _config(tmp_path, data_root, name, fault=None, num_workers=2):
 
 def _train_runs(tmp_path, runs):
     """tools/train.py once per (config, work_dir, log, extra args), one after the other, each
-    forked from a process that imported everything once (dbot_mm/testing/forked_runs.py)."""
+    forked from a process that imported everything once (tests/helpers/forked_runs.py)."""
     plan = [
         dict(argv=[str(c), '--work-dir', str(w), *extra], log=str(log)) for c, w, log, extra in runs
     ]
@@ -67,7 +67,7 @@ def _train_runs(tmp_path, runs):
         MKL_NUM_THREADS='1',
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get('PYTHONPATH')])))
     proc = subprocess.run(
-        [sys.executable, '-m', 'dbot_mm.testing.forked_runs',
+        [sys.executable, '-m', 'tests.helpers.forked_runs',
          str(tmp_path / 'plan.json')],
         cwd=ROOT,
         env=env,
@@ -148,7 +148,7 @@ def test_nonfinite_loss_stops_with_one_line_and_intact_checkpoints(tmp_path, ima
 def test_fault_hook_signals_its_process_group_only(monkeypatch):
     """The test helper itself: a group signal only from a process-group leader (the processes
     started above), else to itself alone, never to the process that runs the tests."""
-    from dbot_mm.testing import tiny_pretrain
+    from tests.helpers import tiny_pretrain
     sent = []
     monkeypatch.setattr(os, 'kill', lambda pid, sig: sent.append(('kill', pid, sig)))
     monkeypatch.setattr(os, 'killpg', lambda pg, sig: sent.append(('killpg', pg, sig)))

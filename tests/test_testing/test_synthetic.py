@@ -10,7 +10,7 @@ from PIL import Image
 
 from dbot_mm.testing import make_ade20k, make_coco, make_imagenet
 from dbot_mm.testing._store import MARKER
-from dbot_mm.testing.tools import import_tool
+from tests.helpers.tools import import_tool
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from dbot_mm.models.backbones.vit import DBotViT
-from dbot_mm.testing.tools import import_tool
+from tests.helpers.tools import import_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'analyze_representations.py')

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from dbot_mm.testing.tools import import_tool
+from tests.helpers.tools import import_tool
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dbot_mm.models.backbones.vit import ARCH_SETTINGS
-from dbot_mm.testing.tools import import_tool
+from tests.helpers.tools import import_tool
 
 REPO = Path(__file__).resolve().parents[2]
 TOOL = REPO / 'tools' / 'analysis_tools' / 'benchmark_pretrain.py'

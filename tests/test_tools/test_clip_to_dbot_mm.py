@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from dbot_mm.models.targets import CLIPTeacher, build_clip_visual, load_clip_visual_state_dict
-from dbot_mm.testing.clip import make_tiny_clip
-from dbot_mm.testing.tools import import_tool
+from tests.helpers.clip import make_tiny_clip
+from tests.helpers.tools import import_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'model_converters', 'clip_to_dbot_mm.py')

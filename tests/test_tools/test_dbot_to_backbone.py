@@ -12,7 +12,7 @@ from mmengine.logging import HistoryBuffer
 import dbot_mm  # noqa: F401
 from dbot_mm.models.backbones.vit import DBotViT
 from dbot_mm.models.utils.pretrained import load_backbone_checkpoint
-from dbot_mm.testing.tools import import_tool
+from tests.helpers.tools import import_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'model_converters', 'dbot_to_backbone.py')

@@ -17,7 +17,7 @@ from mmengine.registry import init_default_scope
 from PIL import Image
 
 import dbot_mm  # noqa: F401
-from dbot_mm.testing.tools import import_tool
+from tests.helpers.tools import import_tool
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = Path('/usr/share/datasets/fashion-mnist')

@@ -14,7 +14,7 @@ import dbot_mm  # noqa: F401
 from dbot_mm.models.backbones.vit import DBotViT
 from dbot_mm.models.utils.mmpretrain_keys import mmpretrain_vit_to_timm
 from dbot_mm.models.utils.pretrained import load_backbone_checkpoint
-from dbot_mm.testing.tools import import_tool
+from tests.helpers.tools import import_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'model_converters', 'mmpretrain_vit_to_dbot_mm.py')

@@ -19,7 +19,7 @@ import dbot_mm  # noqa: F401
 from dbot_mm.models import DBotViT
 from dbot_mm.models.necks.dbot_decoder import DBotDecoder
 from dbot_mm.models.utils.pretrained import load_backbone_checkpoint
-from dbot_mm.testing.tools import import_tool
+from tests.helpers.tools import import_tool
 
 REPO = Path(__file__).resolve().parents[2]
 TOOL = REPO / 'tools/model_converters/official_dbot_to_dbot_mm.py'

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from dbot_mm.testing.tools import import_tool
 from dbot_mm.utils import load_checkpoint_file
 from dbot_mm.utils.launch import LaunchError, load_config
+from tests.helpers.tools import import_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / 'tests' / 'data' / 'configs' / 'tiny_cls.py'
@@ -136,7 +136,7 @@ def test_dist_train_exits_75_when_preempted(tiny_image_folder, tmp_path):
     config = tmp_path / 'preempted_cls.py'
     config.write_text(
         f"_base_ = ['{CONFIG}']\n"
-        "custom_imports = dict(imports=['dbot_mm', 'dbot_mm.testing.tiny_pretrain'])\n"
+        "custom_imports = dict(imports=['dbot_mm', 'tests.helpers.tiny_pretrain'])\n"
         "custom_hooks = [dict(type='FaultInjectionHook', at_iter=1, how='term', rank=0)]\n")
     work_dir = tmp_path / 'work'
     proc, output = _run([
@@ -187,7 +187,7 @@ def test_slurm_requeue_after_sigterm(tiny_image_folder, tmp_path):
     config = tmp_path / 'preempted_cls.py'
     config.write_text(
         f"_base_ = ['{CONFIG}']\n"
-        "custom_imports = dict(imports=['dbot_mm', 'dbot_mm.testing.tiny_pretrain'])\n"
+        "custom_imports = dict(imports=['dbot_mm', 'tests.helpers.tiny_pretrain'])\n"
         "custom_hooks = [dict(type='FaultInjectionHook', at_iter=3, how='term')]\n")
     log, work_dir = tmp_path / 'slurm.log', tmp_path / 'work'
     env = dict(

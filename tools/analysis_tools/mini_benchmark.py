@@ -32,9 +32,9 @@ from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Tuple
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
+sys.path[:0] = [REPO, osp.join(REPO, 'tools')]  # dbot_mm and tools/job_runner.py
 
-from dbot_mm.utils.job_runner import Job, log, run_jobs, train_job  # noqa: E402
+from job_runner import Job, log, run_jobs, train_job  # noqa: E402
 
 CFG = 'configs/mini_benchmark'
 # method -> (pretraining config, label)

@@ -20,7 +20,7 @@ import torch
 from mmengine.dataset import DefaultSampler
 from mmengine.registry import DATA_SAMPLERS, DATASETS
 
-from ..hooks.random_state_hook import derive_seed, seed_all
+from ..seeding import derive_seed, seed_all
 
 
 @DATA_SAMPLERS.register_module()

@@ -1,17 +1,13 @@
 """Checkpoint and exit on SIGTERM (slurm preemption or time limit, spot reclaim, torchrun stop).
 
-The signal handler only takes note; after the current iteration every rank agrees (a signal seen
-by any rank counts), rank 0 writes ``preempt_iter_{N}.pth`` (the full state, like any
-checkpoint; removed once a later regular checkpoint exists) and points ``last_checkpoint`` at it,
-and every rank exits with :data:`PREEMPTED_EXIT_CODE`, which ``tools/slurm_train.sh --requeue``
-turns into a requeue with ``--resume`` (``tools/dist_train.sh`` exits with it too).
-
-A checkpoint from the middle of an epoch needs this hook when it is resumed too: mmengine's
-``EpochBasedTrainLoop`` would replay the whole epoch, so the sampler is made to skip the samples
-the epoch already used. Slurm signals every process of a job step, DataLoader workers included,
-and a dead worker would crash the main process before it saves: training and validation
-workers ignore a SIGTERM that does not come from their main process (which still stops them
-with one, as torch's own worker handler does).
+The signal handler only takes note; after the current iteration the ranks agree (a signal seen by
+any rank counts), rank 0 writes ``preempt_iter_{N}.pth`` (removed once a later regular checkpoint
+exists) and points ``last_checkpoint`` at it, and every rank exits with
+:data:`PREEMPTED_EXIT_CODE`, which ``tools/slurm_train.sh --requeue`` turns into a requeue with
+``--resume``. Resuming mid-epoch, the sampler skips the samples the epoch already used (mmengine's
+``EpochBasedTrainLoop`` would replay the epoch). Slurm signals every process of a job step: data
+workers ignore a SIGTERM that does not come from their main process, which would otherwise crash
+before it saves.
 """
 import functools
 import glob

@@ -8,24 +8,11 @@ every iteration from (``runner.seed``, iteration): ``runner.seed`` is already pe
 ``diff_rank_seed`` and is restored from the checkpoint by mmengine. Data augmentation in workers is
 seeded per sample by ``SeededSampler`` + ``SeededDataset``.
 """
-import random
-
-import numpy as np
-import torch
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
-
-def seed_all(seed: int) -> None:
-    """Seed Python's, numpy's and torch's (CPU and CUDA) global generators."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def derive_seed(*keys: int) -> int:
-    """A well-mixed 63-bit seed from non-negative integers."""
-    return int(np.random.SeedSequence(list(keys)).generate_state(1, np.uint64)[0] >> 1)
+from ..data import SeededSampler
+from ..seeding import derive_seed, seed_all
 
 
 @HOOKS.register_module()
@@ -34,7 +21,6 @@ class RandomStateHook(Hook):
     priority = 'LOW'
 
     def before_train(self, runner) -> None:
-        from ..data import SeededSampler  # (it uses this module's seeding)
         loader = runner.train_dataloader
         if loader.num_workers > 0 and not isinstance(loader.sampler, SeededSampler):
             runner.logger.warning(

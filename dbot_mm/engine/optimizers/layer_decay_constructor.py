@@ -14,6 +14,8 @@ import torch.nn as nn
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from mmpretrain.engine.optimizers import LearningRateDecayOptimWrapperConstructor
 
+from dbot_mm.models.backbones.vit import DBotViT
+
 from .merged_groups_constructor import merge_param_groups, regroup_saved_state
 
 BACKBONE_NAME = 'backbone'
@@ -24,7 +26,6 @@ SUPPORTED_KEYS = ('layer_decay_rate', 'flat_decay_mult', 'norm_decay_mult', 'bia
 
 def find_backbone(model: nn.Module) -> nn.Module:
     """The ``DBotViT`` registered as ``model.backbone``; a one-line TypeError otherwise."""
-    from dbot_mm.models.backbones.vit import DBotViT  # lazy: dbot_mm.models imports the engine
     backbone = getattr(model, BACKBONE_NAME, None)
     if isinstance(backbone, DBotViT):
         return backbone

@@ -44,8 +44,10 @@ def regroup_saved_state(optimizer, saved: dict) -> Optional[dict]:
     merged = merge_param_groups(groups, {})
     if [len(g['params']) for g in merged] != [len(g['params']) for g in optimizer.param_groups]:
         return None
-    print_log(f'optimizer state of {len(groups)} per-parameter groups merged into the '
-              f'{len(merged)} groups of this optimizer', logger='current')
+    print_log(
+        f'optimizer state of {len(groups)} per-parameter groups merged into the '
+        f'{len(merged)} groups of this optimizer',
+        logger='current')
     return dict(saved, param_groups=merged)
 
 

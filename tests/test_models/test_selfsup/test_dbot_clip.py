@@ -17,7 +17,7 @@ from timm.data.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
 import dbot_mm  # noqa: F401
 from dbot_mm.models.backbones.vit import DBotViT
-from dbot_mm.testing.clip import make_tiny_clip
+from tests.helpers.clip import make_tiny_clip
 
 REPO = Path(__file__).resolve().parents[3]
 CFG_B = REPO / 'configs' / 'pretrain' / 'dbot-clip_vit-b-p16_clip-b16.py'
