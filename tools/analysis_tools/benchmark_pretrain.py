@@ -9,7 +9,10 @@ autocast dtype (``amp``, the default), in ``fp32``, or ``both`` (a row each). Ti
 steps, then ``--repeats`` rounds of ``--steps`` steps of every model in turn, the order alternating
 (machine noise hits both alike); img/s from the median round, the dBOT/MAE ratio is the median of
 the per-round ratios. MFU = FLOPs of a step (``FlopCounterMode``, teacher included) / step time /
-``--peak-tflops`` (looked up for known GPUs in bf16/fp16). See docs/performance.md.
+``--peak-tflops`` (looked up for known GPUs in bf16/fp16). ``--compile``: every transformer block
+compiled on its own (regional compilation; ``torch.compile`` of the whole ``train_step``, mmengine's
+``compile=True``, fails for dBOT: AOTAutograd meets the teacher's inference tensors, seen with
+``aot_eager`` on the CPU); the FLOPs are counted before compiling. See docs/performance.md.
 """
 import argparse
 import copy
@@ -64,6 +67,13 @@ def parse_args(argv=None):
     p.add_argument('--memory', default=True, action=argparse.BooleanOptionalAction)
     p.add_argument('--threads', type=int, help='torch.set_num_threads (CPU)')
     p.add_argument('--peak-tflops', type=float, help='device peak in --precision, for the MFU')
+    p.add_argument(
+        '--compile',
+        nargs='?',
+        const='inductor',
+        metavar='BACKEND',
+        help='torch.compile '
+        'each block (BACKEND: inductor if omitted; eager or aot_eager trace without compiling)')
     p.add_argument('--out', help='also write the results (.json) or the table (.md)')
     args = p.parse_args(argv)
     if args.device == 'cuda' and not torch.cuda.is_available():
@@ -110,7 +120,7 @@ class Bench:
         self.label, self.cfg, self.num_masks = label, cfg, num_masks
         self.times, self.peak, self.gflop, self.loss = [], None, None, None
 
-    def setup(self, args, steps: int = 0):
+    def setup(self, args, steps: int = 0, flops: bool = False):
         torch.manual_seed(0)
         self.model = MODELS.build(copy.deepcopy(self.cfg))
         self.model.init_weights()  # as the Runner does (dBOT: stage-1 teacher <- student init)
@@ -125,6 +135,18 @@ class Bench:
         imgs = torch.randint(0, 256, shape, generator=gen.manual_seed(1234), dtype=torch.uint8)
         samples = [DataSample() for _ in range(args.batch)]
         self.data = dict(inputs=imgs.to(args.device), data_samples=samples)
+        if flops:  # before compiling: FlopCounterMode counts the aten ops it sees dispatched
+            with FlopCounterMode(display=False) as counter:
+                self.run(1, args.device)
+            self.gflop = counter.get_total_flops() / 1e9
+        if args.compile:  # regional: the repeated blocks share their compiled code, but each
+            # drop-path rate is a graph of its own (about 20 for dBOT ViT-B: over dynamo's 8)
+            config = torch._dynamo.config
+            limit = 'recompile_limit' if hasattr(config, 'recompile_limit') else 'cache_size_limit'
+            setattr(config, limit, max(getattr(config, limit), 64))
+            for blocks in [m for m in self.model.modules() if isinstance(m, torch.nn.ModuleList)]:
+                for block in blocks:
+                    block.compile(backend=args.compile)
         if steps:
             self.run(steps, args.device)
 
@@ -180,11 +202,7 @@ def peak_memory(bench: Bench, args) -> int:
 
 def time_models(benches, args):
     for b in benches:
-        b.setup(args, steps=args.warmup)
-        if args.peak_tflops:
-            with FlopCounterMode(display=False) as counter:
-                b.run(1, args.device)
-            b.gflop = counter.get_total_flops() / 1e9
+        b.setup(args, steps=args.warmup, flops=bool(args.peak_tflops))
     for r in range(args.repeats):
         for b in (benches if r % 2 == 0 else benches[::-1]):
             b.times.append(b.run(args.steps, args.device))
@@ -211,7 +229,8 @@ def render_table(dbots, mae, args) -> str:
         lines += ['', peak + ', '.join(mfu)]
     device = torch.cuda.get_device_name() if args.device == 'cuda' else 'CPU'
     setting = (f'ViT-{args.arch}/{args.patch_size} {args.img_size} px, batch {args.batch}, '
-               f"{args.precision}, teacher depth {dbots[0].cfg['teacher']['depth']}; {device} "
+               f"{args.precision}, teacher depth {dbots[0].cfg['teacher']['depth']}, "
+               f"{'blocks compiled (' + args.compile + ')' if args.compile else 'eager'}; {device} "
                f'x{torch.get_num_threads()} threads, torch {torch.__version__}; warm-up '
                f'{args.warmup}, {args.repeats} rounds x {args.steps} steps per model, interleaved')
     lines += ['', setting]
