@@ -36,28 +36,16 @@ def seed_summary(rows: Sequence[MetricRow]) -> List[SeedSummaryRow]:
     out = []
     for (source, config, method, metric), members in groups.items():
         vals = [r for r in members if r.last is not None]
-        values = [r.last for r in vals]
-        notes = []
-        missing = [r.run for r in members if r.last is None]
-        if missing:
-            notes.append(f'no metric in {", ".join(missing)}')
-        seeds = [r.seed for r in vals]
+        values, seeds = [r.last for r in vals], [r.seed for r in vals]
         repeated = sorted(s for s, c in Counter(seeds).items() if c > 1 and s is not None)
-        if repeated:
-            notes.append(f'seed repeated: {repeated}')
-        if None in seeds:
-            notes.append('seed unknown for some runs')
+        missing = [r.run for r in members if r.last is None]
+        checks = [(f'no metric in {", ".join(missing)}', missing),
+                  (f'seed repeated: {repeated}', repeated),
+                  ('seed unknown for some runs', None in seeds)]
+        notes = [note for note, show in checks if show]
         out.append(
-            SeedSummaryRow(
-                pretrain=source,
-                config=config,
-                task=members[0].task,
-                method=method,
-                metric=metric,
-                mean=statistics.mean(values) if values else None,
-                std=statistics.stdev(values) if len(values) > 1 else None,
-                n=len(values),
-                seeds=seeds,
-                runs=[r.run for r in vals],
-                notes=notes))
+            SeedSummaryRow(source, config, members[0].task, method, metric,
+                           statistics.mean(values) if values else None,
+                           statistics.stdev(values) if len(values) > 1 else None, len(values),
+                           seeds, [r.run for r in vals], notes))
     return out
