@@ -12,7 +12,7 @@ import sys
 import torch
 from mmengine.dist import get_rank
 
-from dbot_mm.utils.launch import adapt_to_device, build_runner, prepare_training
+from dbot_mm.utils.launch import build_runner
 from tests.helpers.tiny_pretrain import tiny_cfg
 
 
@@ -22,10 +22,8 @@ def main(work_dir, data_root, precision='fp32'):
     if precision == 'bf16':
         cfg.optim_wrapper.update(type='AutocastOptimWrapper', device_type='cpu', dtype='bfloat16')
     if precision == 'preempt':
-        prepare_training(cfg)
         cfg.custom_hooks.append(dict(type='FaultInjectionHook', at_iter=3, how='term', rank=1))
-    adapt_to_device(cfg)  # gloo and CPU DDP where there is no CUDA
-    runner = build_runner(cfg)
+    runner = build_runner(cfg)  # gloo and CPU DDP where there is no CUDA
     runner.train()
     model = runner.model.module
     torch.save({

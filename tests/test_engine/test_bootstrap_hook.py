@@ -140,13 +140,8 @@ def test_resume_with_another_epoch_length_names_it(tmp_path, imagenet_root, full
 
 
 def test_randomness_none(tmp_path, imagenet_root):
-    """randomness=None (mmengine's random seed) crosses a boundary without errors."""
-    from dbot_mm.utils.launch import build_runner, prepare_training
-    cfg = tiny_cfg(tmp_path, imagenet_root, stage_epochs=[0, 1, 2])
-    cfg.randomness = None
-    prepare_training(cfg)
-    runner = build_runner(cfg)
-    runner.train()
+    """randomness.seed=None (mmengine's random seed) crosses a boundary without errors."""
+    tiny_runner(tmp_path, imagenet_root, stage_epochs=[0, 1, 2], randomness=dict(seed=None)).train()
     assert osp.isfile(tmp_path / 'dbot_stage2_epoch_2.pth')
 
 

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from mmengine.config import Config
 
 from dbot_mm.utils import load_checkpoint_file
-from dbot_mm.utils.launch import LaunchError, load_config
+from dbot_mm.utils.launch import LaunchError, build_runner
 from tests.helpers.tools import import_tool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,8 +25,15 @@ TIMEOUT = 600
 
 
 def _load_tool(name):
-    """Import tools/<name>.py (not a package) to reach its parser."""
+    """Import tools/<name>.py (not a package) to reach its parse_args and merge_args."""
     return import_tool(ROOT / 'tools' / f'{name}.py')
+
+
+def _merged(name, *argv):
+    """The config tools/<name>.py runs for the command line ``argv``."""
+    tool = _load_tool(name)
+    args = tool.parse_args([str(a) for a in argv])
+    return tool.merge_args(Config.fromfile(args.config), args)
 
 
 def _data_options(root):
@@ -151,18 +159,24 @@ def test_dist_train_exits_75_when_preempted(tiny_image_folder, tmp_path):
 
 
 def test_amp_flag(tiny_image_folder, tmp_path):
-    """--amp: AmpOptimWrapper on CUDA, one clear line on a CPU machine."""
+    """--amp: AmpOptimWrapper on CUDA; on a CPU machine one line naming the option that runs the
+    config there, and that option runs it."""
+    options = ['train_cfg.max_epochs=1', *_data_options(tiny_image_folder)]
     proc, output = _run([
         sys.executable, 'tools/train.py', CONFIG, '--work-dir', tmp_path, '--amp', '--cfg-options',
-        'train_cfg.max_epochs=1', *_data_options(tiny_image_folder)
+        *options
     ],
                         expect_ok=torch.cuda.is_available())
-    if torch.cuda.is_available():
-        assert (tmp_path / 'epoch_1.pth').is_file()
-    else:
-        assert proc.returncode == 2
+    if not torch.cuda.is_available():
+        assert proc.returncode == 1
         last = proc.stderr.strip().splitlines()[-1]
-        assert last.startswith('train.py: error: AMP') and 'CPU' in last
+        assert last.startswith('train.py: error: AMP') and 'refuses the CPU' in last
+        option = re.fullmatch(r'.*, run without --amp and with --cfg-options (\S+)', last).group(1)
+        _run([
+            sys.executable, 'tools/train.py', CONFIG, '--work-dir', tmp_path, '--cfg-options',
+            option, *options
+        ])
+    assert (tmp_path / 'epoch_1.pth').is_file()
 
 
 FAKE_SRUN = """#!/usr/bin/env bash
@@ -185,10 +199,9 @@ def test_slurm_requeue_after_sigterm(tiny_image_folder, tmp_path):
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod(0o755)
     config = tmp_path / 'preempted_cls.py'
-    config.write_text(
-        f"_base_ = ['{CONFIG}']\n"
-        "custom_imports = dict(imports=['dbot_mm', 'tests.helpers.tiny_pretrain'])\n"
-        "custom_hooks = [dict(type='FaultInjectionHook', at_iter=3, how='term')]\n")
+    config.write_text(f"_base_ = ['{CONFIG}']\n"
+                      "custom_imports = dict(imports=['dbot_mm', 'tests.helpers.tiny_pretrain'])\n"
+                      "custom_hooks = [dict(type='FaultInjectionHook', at_iter=3, how='term')]\n")
     log, work_dir = tmp_path / 'slurm.log', tmp_path / 'work'
     env = dict(
         PATH=f'{bin_dir}{os.pathsep}{os.environ["PATH"]}',
@@ -212,20 +225,15 @@ def test_slurm_requeue_after_sigterm(tiny_image_folder, tmp_path):
 
 def test_resume_does_not_need_the_pretrained_file(trained, tiny_image_folder, tmp_path):
     """The run's checkpoint holds every weight: a moved init_cfg file does not stop --resume."""
-    from dbot_mm.utils.launch import build_runner, merge_train_args, prepare_training
     src_dir, _ = trained
     (tmp_path / 'epoch_1.pth').write_bytes((src_dir / 'epoch_1.pth').read_bytes())
-    args = _load_tool('train').build_parser().parse_args([
-        str(CONFIG), '--work-dir',
-        str(tmp_path), '--resume', '--cfg-options', 'train_cfg.max_epochs=2',
-        'model.backbone.init_cfg.type=Pretrained',
-        f'model.backbone.init_cfg.checkpoint={tmp_path}/moved.pth',
-        'model.backbone.init_cfg.prefix=backbone.', *_data_options(tiny_image_folder)
-    ])
-    cfg = load_config(args, merge_train_args)
-    prepare_training(cfg)
+    cfg = _merged('train', CONFIG, '--work-dir', tmp_path, '--resume', '--cfg-options',
+                  'train_cfg.max_epochs=2', 'model.backbone.init_cfg.type=Pretrained',
+                  f'model.backbone.init_cfg.checkpoint={tmp_path}/moved.pth',
+                  'model.backbone.init_cfg.prefix=backbone.', *_data_options(tiny_image_folder))
+    runner = build_runner(cfg)
     assert cfg.load_from == str(tmp_path / 'epoch_1.pth')
-    build_runner(cfg).train()
+    runner.train()
     assert load_checkpoint_file(tmp_path / 'epoch_2.pth')['meta']['iter'] == 8
 
 
@@ -245,7 +253,6 @@ def test_load_from_url_is_downloaded_and_read_without_unpickling_code(trained, t
     which it reads as a local file with weights_only=True (mmengine's own URL loader unpickles
     fully: the hostile file would run its code); the hostile file is refused, nothing runs."""
     from dbot_mm.utils.checkpoint import url_cache_path
-    from dbot_mm.utils.launch import build_runner, merge_train_args
     src_dir, _ = trained
     served = {
         'https://example.org/run/epoch_1.pth': (src_dir / 'epoch_1.pth').read_bytes(),
@@ -257,15 +264,11 @@ def test_load_from_url_is_downloaded_and_read_without_unpickling_code(trained, t
 
     monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path / 'hub'))
     monkeypatch.setattr(torch.hub, 'download_url_to_file', download)
-    parser = _load_tool('train').build_parser()
     for url in served:
-        args = parser.parse_args([
-            str(CONFIG), '--work-dir',
-            str(tmp_path / 'work'), '--cfg-options', 'train_cfg.max_epochs=2', f'load_from={url}',
-            *_data_options(tiny_image_folder)
-        ])
-        cfg = load_config(args, merge_train_args)
-        runner = build_runner(cfg)
+        runner = build_runner(
+            _merged('train', CONFIG, '--work-dir', tmp_path / 'work',
+                    '--cfg-options', 'train_cfg.max_epochs=2', f'load_from={url}',
+                    *_data_options(tiny_image_folder)))
         assert runner._load_from == url_cache_path(url)
         if url.endswith('evil.pth'):
             with pytest.raises(pickle.UnpicklingError, match='Weights only load failed'):
@@ -279,84 +282,57 @@ def test_load_from_url_is_downloaded_and_read_without_unpickling_code(trained, t
 # In-process checks of the flag merging (no training).
 
 
-@pytest.fixture(scope='module')
-def train_parser():
-    return _load_tool('train').build_parser()
-
-
-@pytest.fixture(scope='module')
-def test_parser():
-    return _load_tool('test').build_parser()
-
-
-def test_defaults_and_gloo_switch(train_parser):
-    cfg = load_config(train_parser.parse_args([str(CONFIG)]))
+def test_defaults():
+    cfg = _merged('train', CONFIG)
     assert cfg.work_dir == os.path.join('./work_dirs', 'tiny_cls')
-    assert cfg.launcher == 'none'
-    expected = 'nccl' if torch.cuda.is_available() else 'gloo'
-    assert cfg.env_cfg.dist_cfg.backend == expected
-    assert cfg.resume is False
+    assert (cfg.launcher, cfg.resume) == ('none', False)
 
 
-def test_train_flags_merge(train_parser):
-    from dbot_mm.utils.launch import merge_train_args
-    args = train_parser.parse_args([
-        str(CONFIG), '--resume', 'a/b.pth', '--no-validate', '--auto-scale-lr', '--launcher',
-        'pytorch', '--work-dir', 'wd', '--cfg-options', 'optim_wrapper.optimizer.lr=0.5'
-    ])
-    cfg = load_config(args, merge_train_args)
+def test_train_flags_merge():
+    cfg = _merged('train', CONFIG, '--resume', 'a/b.pth', '--no-validate', '--auto-scale-lr',
+                  '--amp', '--launcher', 'pytorch', '--work-dir', 'wd', '--cfg-options',
+                  'optim_wrapper.optimizer.lr=0.5')
     assert (cfg.resume, cfg.load_from) == (True, 'a/b.pth')
     assert cfg.val_dataloader is None and cfg.val_cfg is None
     assert cfg.auto_scale_lr.enable is True
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
     assert cfg.launcher == 'pytorch' and cfg.work_dir == 'wd'
     assert cfg.optim_wrapper.optimizer.lr == 0.5
-    auto = load_config(train_parser.parse_args([str(CONFIG), '--resume']), merge_train_args)
+    auto = _merged('train', CONFIG, '--resume')
     assert (auto.resume, auto.load_from) == (True, None)
 
 
-def test_amp_config_on_cuda(train_parser, monkeypatch):
-    """What --amp writes into the config (the device check is skipped)."""
-    from dbot_mm.utils.launch import merge_train_args
-    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
-    cfg = load_config(train_parser.parse_args([str(CONFIG), '--amp']), merge_train_args)
-    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
-    assert cfg.optim_wrapper.loss_scale == 'dynamic'
-    assert cfg.env_cfg.dist_cfg.backend == 'nccl'
-
-
-def test_auto_scale_lr_needs_base_batch_size(train_parser, tmp_path):
-    from dbot_mm.utils.launch import merge_train_args
+def test_auto_scale_lr_needs_base_batch_size(tmp_path):
     config = tmp_path / 'no_auto_scale.py'
     config.write_text(f"_base_ = ['{CONFIG}']\nauto_scale_lr = None\n")
-    args = train_parser.parse_args([str(config), '--auto-scale-lr'])
     with pytest.raises(LaunchError, match='base_batch_size'):
-        load_config(args, merge_train_args)
+        _merged('train', config, '--auto-scale-lr')
 
 
-def test_show_dir_per_scope(test_parser):
-    from mmengine.config import Config
-
-    from dbot_mm.utils.launch import _enable_visualization, merge_test_args
-    args = test_parser.parse_args([str(CONFIG), 'x.pth', '--show-dir', 'vis'])
-    cfg = load_config(args, merge_test_args)
-    assert cfg.load_from == 'x.pth'
+def test_show_dir_per_scope(tmp_path):
+    checkpoint = tmp_path / 'x.pth'
+    checkpoint.touch()
+    tool = _load_tool('test')
+    args = tool.parse_args([str(CONFIG), str(checkpoint), '--show-dir', 'vis'])
+    cfg = tool.merge_args(Config.fromfile(CONFIG), args)
+    assert (cfg.load_from, cfg.resume) == (str(checkpoint), False)
     assert cfg.default_hooks.visualization.enable is True
     assert cfg.default_hooks.visualization.out_dir == 'vis'
 
-    det = Config(
-        dict(
-            default_scope='mmdet',
-            default_hooks=dict(visualization=dict(type='DetVisualizationHook')),
-            visualizer=dict(type='DetLocalVisualizer')))
-    _enable_visualization(det, 'vis')
+    det = tool.merge_args(
+        Config(
+            dict(
+                default_scope='mmdet',
+                default_hooks=dict(visualization=dict(type='DetVisualizationHook')),
+                visualizer=dict(type='DetLocalVisualizer'))), args)
     assert det.default_hooks.visualization.draw is True
     assert det.default_hooks.visualization.test_out_dir == 'vis'
 
-    seg = Config(
-        dict(
-            default_scope='mmseg',
-            default_hooks=dict(visualization=dict(type='SegVisualizationHook')),
-            visualizer=dict(type='SegLocalVisualizer')))
-    _enable_visualization(seg, 'vis')
+    seg = tool.merge_args(
+        Config(
+            dict(
+                default_scope='mmseg',
+                default_hooks=dict(visualization=dict(type='SegVisualizationHook')),
+                visualizer=dict(type='SegLocalVisualizer'))), args)
     assert seg.default_hooks.visualization.draw is True
     assert seg.visualizer.save_dir == 'vis'

@@ -1,19 +1,22 @@
-"""adapt_to_device makes GPU configs runnable under a CPU launcher."""
+"""dbot_mm.utils.launch: CUDA configs under a CPU launcher, and the --resume checkpoint choice."""
 from pathlib import Path
 
 import pytest
 import torch
 from mmengine.config import Config
 
-from dbot_mm.utils.launch import adapt_to_device
+from dbot_mm.utils.launch import LaunchError, adapt_to_device, resolve_resume
 
 REPO = Path(__file__).resolve().parents[2]
+DET_DEMO = REPO / 'configs/det/mask-rcnn_vit-tiny-p8-fpn_1xb4-demo_coco.py'
+cpu_only = pytest.mark.skipif(torch.cuda.is_available(), reason='the CPU path only applies there')
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason='the CPU path only applies without CUDA')
+@cpu_only
 def test_sync_bn_becomes_bn_under_a_cpu_launcher():
-    cfg = Config.fromfile(REPO / 'configs/det/mask-rcnn_vit-tiny-p8-fpn_1xb4-demo_coco.py')
+    cfg = Config.fromfile(DET_DEMO)
     assert cfg.model.neck[0].norm_cfg.type == 'SyncBN'
+    assert cfg.env_cfg.dist_cfg.backend == 'nccl'
     cfg.launcher = 'pytorch'
     adapt_to_device(cfg)
     assert cfg.model.neck[0].norm_cfg.type == 'BN'
@@ -21,15 +24,31 @@ def test_sync_bn_becomes_bn_under_a_cpu_launcher():
     assert cfg.model_wrapper_cfg.device_ids is None
 
 
+@cpu_only
+def test_one_process_keeps_the_config():
+    """No launcher: nothing to adapt (no process group; the Runner reverts SyncBN itself)."""
+    cfg = Config.fromfile(DET_DEMO)
+    before = cfg.to_dict()
+    adapt_to_device(cfg)
+    assert cfg.to_dict() == before
+
+
+@cpu_only
+@pytest.mark.parametrize('amp_only', [{}, dict(loss_scale='dynamic')])
+def test_amp_on_the_cpu_names_the_option_that_runs_it(amp_only):
+    cfg = Config.fromfile(DET_DEMO)
+    cfg.optim_wrapper.update(type='AmpOptimWrapper', **amp_only)
+    with pytest.raises(LaunchError) as err:
+        adapt_to_device(cfg)
+    message = str(err.value)
+    assert '\n' not in message
+    assert message.startswith('AMP') and 'refuses the CPU' in message
+    assert message.endswith('--cfg-options optim_wrapper.type=OptimWrapper' + (
+        f' (delete optim_wrapper.loss_scale from {DET_DEMO} first)' if amp_only else ''))
+
+
 def _train_cfg(work_dir, **extra):
-    cfg = Config(
-        dict(
-            work_dir=str(work_dir),
-            resume=False,
-            load_from=None,
-            default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1)),
-            custom_hooks=[dict(type='NonFiniteLossHook')],
-            randomness=None))
+    cfg = Config(dict(work_dir=str(work_dir), resume=False, load_from=None))
     cfg.merge_from_dict(extra)
     return cfg
 
@@ -42,35 +61,25 @@ def _checkpoint(path, iter, optimizer=True):
     save_checkpoint(ckpt, str(path))
 
 
-def test_prepare_training_adds_the_safety_hooks(tmp_path):
-    from dbot_mm.utils.launch import prepare_training
-    cfg = _train_cfg(tmp_path)
-    prepare_training(cfg)
-    assert cfg.default_hooks.checkpoint.type == 'SafeCheckpointHook'
-    assert [h['type'] for h in cfg.custom_hooks] == ['NonFiniteLossHook', 'PreemptionHook']
-    assert cfg.randomness == dict(seed=None)
-
-
 def test_auto_resume_skips_a_truncated_latest_checkpoint(tmp_path, monkeypatch):
     from dbot_mm.utils import launch
     logged = []
-    monkeypatch.setattr(launch, 'print_log', lambda msg, **kwargs: logged.append(msg))
+    monkeypatch.setattr(launch, 'print_log', lambda msg, *args, **kwargs: logged.append(msg))
     _checkpoint(tmp_path / 'epoch_1.pth', 4)
     _checkpoint(tmp_path / 'epoch_2.pth', 8)
     data = (tmp_path / 'epoch_2.pth').read_bytes()
     (tmp_path / 'epoch_2.pth').write_bytes(data[:len(data) // 3])
     (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_2.pth'))
     cfg = _train_cfg(tmp_path, resume=True)
-    launch.prepare_training(cfg)
+    launch.resolve_resume(cfg)
     assert cfg.load_from == str(tmp_path / 'epoch_1.pth') and cfg.resume
     assert len(logged) == 1 and '\n' not in logged[0]
     assert logged[0].startswith(f'--resume: skipping damaged checkpoint {tmp_path}/epoch_2.pth (')
 
 
 def test_auto_resume_without_checkpoints_starts_from_scratch(tmp_path):
-    from dbot_mm.utils.launch import prepare_training
     cfg = _train_cfg(tmp_path, resume=True)
-    prepare_training(cfg)
+    resolve_resume(cfg)
     assert (cfg.resume, cfg.load_from) == (False, None)
 
 
@@ -81,7 +90,6 @@ def test_auto_resume_without_checkpoints_starts_from_scratch(tmp_path):
     ('missing', '--resume {d}/nope.pth: not a readable checkpoint (FileNotFoundError'),
 ])
 def test_resume_errors_are_one_line(tmp_path, case, message):
-    from dbot_mm.utils.launch import LaunchError, prepare_training
     cfg = _train_cfg(tmp_path, resume=True)
     if case == 'damaged':
         (tmp_path / 'epoch_1.pth').write_bytes(b'PK\x03\x04 not a checkpoint')
@@ -91,6 +99,6 @@ def test_resume_errors_are_one_line(tmp_path, case, message):
     else:
         cfg.load_from = str(tmp_path / 'nope.pth')
     with pytest.raises(LaunchError) as err:
-        prepare_training(cfg)
+        resolve_resume(cfg)
     assert str(err.value).startswith(message.format(d=tmp_path))
     assert '\n' not in str(err.value)

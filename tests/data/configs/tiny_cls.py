@@ -3,9 +3,9 @@
 # is given on the command line, e.g.
 #   --cfg-options train_dataloader.dataset.data_root=DIR \
 #       val_dataloader.dataset.data_root=DIR test_dataloader.dataset.data_root=DIR
-# mmpretrain's runtime (its env_cfg says nccl on purpose: the tools switch to gloo without CUDA)
-_base_ = 'mmpretrain::_base_/default_runtime.py'
-custom_imports = dict(imports=['dbot_mm'], allow_failed_imports=False)
+# The project's mmpretrain runtime with its hooks (mmpretrain's env_cfg says nccl: the tools
+# switch to gloo without CUDA)
+_base_ = '../../../configs/_base_/mmpretrain_runtime.py'
 
 model = dict(
     type='ImageClassifier',
@@ -81,4 +81,4 @@ test_cfg = dict()
 auto_scale_lr = dict(base_batch_size=4)
 
 default_hooks = dict(logger=dict(interval=1))
-randomness = dict(seed=0)
+randomness = dict(_delete_=True, seed=0)
