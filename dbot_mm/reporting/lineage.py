@@ -83,3 +83,13 @@ def link_converted(src: str, pretrain: Dict[str, Set[str]],
         return None, (f'converted from {src!r}: several scanned runs hold such a file '
                       f'{owners}; not linked')
     return (owners[0] if owners else None), None
+
+
+def find_owner(ckpt: str, meta: Optional[dict], launch: Optional[str], pretrain: Dict[str,
+                                                                                      Set[str]],
+               files: Dict[str, Set[str]]) -> Tuple[Optional[str], Optional[str]]:
+    """(the pretraining work dir that wrote ``ckpt``, or the file it was converted from; or
+    None, why none when that is worth saying)."""
+    owner, why_not = link_checkpoint(ckpt, launch, pretrain)
+    src = converted_from(ckpt, meta, launch) if owner is None and why_not is None else None
+    return link_converted(src, pretrain, files) if src else (owner, why_not)

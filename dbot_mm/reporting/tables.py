@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Sequence, TextIO, Tuple, Union
 
 from .frozen import frozen_rows
 from .labels import run_kind
-from .lineage import converted_from, launch_folder, link_checkpoint, link_converted, saved_folders
+from .lineage import find_owner, launch_folder, saved_folders
 from .paper import load_paper_results
 from .record import FROZEN_EVAL, RUN_RECORD, Issue, find_work_dirs, read_json, read_run
 from .rows import MetricRow, PretrainRow, downstream_rows, pretrain_row
@@ -116,11 +116,7 @@ def build_tables(paths: Union[str, Sequence[str]],
         elif not ckpt:
             group, init, source = scratch, 'random init', 'random init'
         else:
-            src, why_not = link_checkpoint(ckpt, launch, pre_folders)
-            if src is None and why_not is None:
-                conv = converted_from(ckpt, meta, launch)
-                src, why_not = link_converted(conv, pre_folders, pre_files) if conv else (None,
-                                                                                          None)
+            src, why_not = find_owner(ckpt, meta, launch, pre_folders, pre_files)
             if why_not:
                 issues.append(Issue(wd, None, why_not))
             if src is None:
