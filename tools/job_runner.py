@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import List, Optional, Sequence
 
 
@@ -36,12 +37,9 @@ class Job:
 
 def last_checkpoint(work_dir: str) -> Optional[str]:
     """The checkpoint named in mmengine's ``last_checkpoint`` marker, or None."""
-    marker = osp.join(work_dir, 'last_checkpoint')
-    if not osp.isfile(marker):
-        return None
-    with open(marker) as f:
-        path = f.read().strip()
-    return path if osp.isfile(path) else None
+    marker = Path(work_dir, 'last_checkpoint')
+    path = marker.read_text().strip() if marker.is_file() else ''
+    return path if path and osp.isfile(path) else None
 
 
 def train_job(name: str, repo: str, config: str, work_dir: str, options: dict) -> Job:
@@ -81,27 +79,22 @@ def run_jobs(jobs: Sequence[Job], slots: int = 2, tag: str = 'run', poll: float 
     """Run ``jobs`` with at most ``slots`` at once, in order; print progress every 30 s. At the
     first failure the others are stopped and the process exits with one line naming the job's
     output; an interrupt (Ctrl-C, SIGTERM as SystemExit) stops them too, so a re-run resumes."""
-    pending = [j for j in jobs if not j.done]
-    for j in jobs:
-        if j.done:
-            log(f'{j.name}: already finished, skipped', tag)
-    running = []
+    for job in jobs:
+        if job.done:
+            log(f'{job.name}: already finished, skipped', tag)
+    pending, running, last_report = [j for j in jobs if not j.done], [], time.time()
     try:
-        last_report = time.time()
         while pending or running:
             while pending and len(running) < slots:
                 job = pending.pop(0)
                 running.append((job, *_start(job, tag)))
             time.sleep(poll)
-            report = time.time() - last_report >= 30
-            if report:
+            if time.time() - last_report >= 30:
                 last_report = time.time()
-            for item in list(running):
+                for job, _, _ in running:
+                    log(f'{job.name}: {progress(job.work_dir)}', tag)
+            for item in [r for r in running if r[1].poll() is not None]:
                 job, proc, start = item
-                if proc.poll() is None:
-                    if report:
-                        log(f'{job.name}: {progress(job.work_dir)}', tag)
-                    continue
                 running.remove(item)
                 if proc.returncode:
                     sys.exit(f'{tag}: {job.name} failed (exit {proc.returncode}); see '

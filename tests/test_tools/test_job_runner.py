@@ -1,0 +1,54 @@
+"""tools/job_runner.py (the plumbing of tools/demo.py and mini_benchmark.py): finished jobs are
+skipped, training jobs with a checkpoint resume, the first failure stops the rest in one line."""
+import sys
+
+import pytest
+
+from tests.helpers.tools import import_tool
+
+
+@pytest.fixture(scope='module')
+def runner():
+    return import_tool('job_runner.py')
+
+
+def _job(runner, tmp_path, name, code, **kwargs):
+    cmd = [sys.executable, '-c', code]
+    return runner.Job(name, cmd, str(tmp_path / name), **kwargs)
+
+
+def test_jobs_run_once_and_are_skipped_when_done(runner, tmp_path, capsys):
+    jobs = [_job(runner, tmp_path, n, f'print("ran {n}")') for n in ('a', 'b', 'c')]
+    runner.run_jobs(jobs, slots=2, poll=0.05)
+    runner.run_jobs(jobs, slots=2, poll=0.05)
+    for n in 'abc':
+        assert (tmp_path / n / 'job.out').read_text() == f'ran {n}\n'
+        assert float((tmp_path / n / 'DONE').read_text()) >= 0
+    assert capsys.readouterr().out.count('already finished, skipped') == 3
+
+
+def test_a_job_with_a_checkpoint_resumes(runner, tmp_path):
+    job = _job(runner, tmp_path, 'train', 'import sys; print(sys.argv[1:])', resumable=True)
+    (tmp_path / 'train').mkdir()
+    (tmp_path / 'train' / 'epoch_1.pth').write_bytes(b'')
+    (tmp_path / 'train' / 'last_checkpoint').write_text(str(tmp_path / 'train' / 'epoch_1.pth'))
+    runner.run_jobs([job], poll=0.05)
+    assert (tmp_path / 'train' / 'job.out').read_text() == "['--resume']\n"
+
+
+def test_first_failure_stops_the_others(runner, tmp_path):
+    slow = _job(runner, tmp_path, 'slow', 'import time; time.sleep(60)')
+    bad = _job(runner, tmp_path, 'bad', 'raise SystemExit(3)')
+    with pytest.raises(SystemExit) as info:
+        runner.run_jobs([slow, bad], slots=2, tag='demo', poll=0.05)
+    assert str(info.value) == (f'demo: bad failed (exit 3); see {tmp_path}/bad/job.out, then run '
+                               'again to resume')
+    assert not (tmp_path / 'slow' / 'DONE').exists() and not (tmp_path / 'bad' / 'DONE').exists()
+
+
+def test_progress_is_the_last_train_or_val_line(runner, tmp_path):
+    (tmp_path / 'job.out').write_text(
+        '12/06 20:00:00 - mmengine - INFO - Epoch(train) [1][5/10]  lr: 1e-3\n'
+        '12/06 20:00:01 - mmengine - INFO - Saving checkpoint at 1 epochs\n')
+    assert runner.progress(str(tmp_path)) == 'Epoch(train) [1][5/10]  lr: 1e-3'
+    assert runner.progress(str(tmp_path / 'absent')) == 'starting'
