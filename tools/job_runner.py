@@ -7,6 +7,7 @@ holds a checkpoint is restarted with ``--resume``. Jobs run single-threaded side
 2-core machine two one-thread processes beat one two-thread process (OpenMP threads spin when
 cores are shared).
 """
+import json
 import os
 import os.path as osp
 import subprocess
@@ -66,13 +67,14 @@ def _start(job: Job, tag: str):
 
 
 def progress(work_dir: str) -> str:
-    """The last 'Epoch(...)' / 'Iter(...)' line of a job's output, shortened."""
+    """How far a training job got, from the run record its RunRecordHook keeps."""
     try:
-        with open(osp.join(work_dir, 'job.out'), errors='replace') as f:
-            lines = [ln for ln in f.readlines()[-50:] if '(train)' in ln or '(val)' in ln]
-    except OSError:
+        with open(osp.join(work_dir, 'run_record.json')) as f:
+            record = json.load(f)
+    except (OSError, ValueError):
         return 'starting'
-    return lines[-1].split(' - INFO - ')[-1].strip()[:110] if lines else 'starting'
+    total = (record.get('config') or {}).get('train_cfg', {}).get('max_epochs', '?')
+    return f"epoch {record.get('epoch', 0)}/{total}, iteration {record.get('iter', 0)}"
 
 
 def run_jobs(jobs: Sequence[Job], slots: int = 2, tag: str = 'run', poll: float = 5.) -> None:

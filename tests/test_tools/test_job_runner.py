@@ -1,5 +1,6 @@
 """tools/job_runner.py (the plumbing of tools/demo.py and mini_benchmark.py): finished jobs are
 skipped, training jobs with a checkpoint resume, the first failure stops the rest in one line."""
+import json
 import sys
 
 import pytest
@@ -46,9 +47,8 @@ def test_first_failure_stops_the_others(runner, tmp_path):
     assert not (tmp_path / 'slow' / 'DONE').exists() and not (tmp_path / 'bad' / 'DONE').exists()
 
 
-def test_progress_is_the_last_train_or_val_line(runner, tmp_path):
-    (tmp_path / 'job.out').write_text(
-        '12/06 20:00:00 - mmengine - INFO - Epoch(train) [1][5/10]  lr: 1e-3\n'
-        '12/06 20:00:01 - mmengine - INFO - Saving checkpoint at 1 epochs\n')
-    assert runner.progress(str(tmp_path)) == 'Epoch(train) [1][5/10]  lr: 1e-3'
+def test_progress_reads_the_run_record(runner, tmp_path):
+    record = dict(epoch=2, iter=20, config=dict(train_cfg=dict(max_epochs=5)))
+    (tmp_path / 'run_record.json').write_text(json.dumps(record))
+    assert runner.progress(str(tmp_path)) == 'epoch 2/5, iteration 20'
     assert runner.progress(str(tmp_path / 'absent')) == 'starting'
