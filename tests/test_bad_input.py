@@ -16,9 +16,8 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from dbot_mm.models.backbones.vit import DBotViT
+from dbot_mm.models.backbones.vit import DBotViT, RelativePositionBias
 from dbot_mm.models.selfsup.dbot import DBOT
-from dbot_mm.models.utils.rel_pos_bias import RelativePositionBias
 from dbot_mm.utils.data_root import DataRootError, check_data_root
 from tests.helpers.tools import import_tool
 

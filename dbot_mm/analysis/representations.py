@@ -50,18 +50,14 @@ from torchvision import transforms
 from dbot_mm.models.backbones.vit import ARCH_SETTINGS, DBotViT
 from dbot_mm.models.utils.pretrained import (
     SOURCE_PREFIXES,
-    CheckpointLoadError,
-    extract_state_dict,
     key_prefixes,
     load_backbone_checkpoint,
-    read_checkpoint,
     strip_prefix,
 )
+from dbot_mm.utils.checkpoint import CheckpointLoadError, extract_state_dict, load_checkpoint
 
 NUM_K = 5  # top-k singular values, k = 1..5 (official analysis.py: svd)
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif', '.tiff', '.webp')
-
-# Keys of the two encoders in a dBOT checkpoint (as tools/model_converters/dbot_to_backbone.py).
 
 
 # ----------------------------------------------------------------------------------- the math
@@ -350,7 +346,7 @@ def load_vit(checkpoint: str,
     """A ``DBotViT`` for ``img_size`` (h, w) with the weights of the ``source`` ViT of
     ``checkpoint``, loaded by :func:`load_backbone_checkpoint` (strict; ``pos_embed`` resized to
     the token grid). Returns the model and its description (prefix, arch arguments)."""
-    state = extract_state_dict(read_checkpoint(checkpoint), checkpoint)
+    state = extract_state_dict(load_checkpoint(checkpoint), checkpoint)
     prefix = select_prefix(state, source, checkpoint)
     cfg = infer_vit_config(strip_prefix(state, prefix), arch, num_heads, checkpoint)
     del state

@@ -4,12 +4,14 @@ official MAE / dBOT files, paths and URLs), write atomically, pick the checkpoin
 docs/checkpoint_safety.md explains what is allowlisted and why.
 """
 import argparse
+import contextlib
 import glob
 import hashlib
 import os
 import os.path as osp
 import pickle
 import re
+import sys
 import zipfile
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
@@ -363,3 +365,47 @@ def find_resume_checkpoint(work_dir: str) -> Tuple[Optional[str], List[str]]:
         skipped.append(f'{path} ({damage})')
     return None, skipped
 
+
+# ------------------------------------------------------------------------------- state dicts
+class CheckpointLoadError(RuntimeError):
+    """A checkpoint holds no state dict, or none that fits its reader (one-line message)."""
+
+
+# Everything the readers of checkpoints raise for a bad file, each with a one-line message.
+CHECKPOINT_ERRORS = (FileNotFoundError, CheckpointLoadError, CheckpointReadError,
+                     UnsafeCheckpointError)
+STATE_DICT_KEYS = ('state_dict', 'model', 'module')
+
+
+def extract_state_dict(checkpoint: object, filename: str = '') -> Dict[str, torch.Tensor]:
+    """The tensors of an mmengine checkpoint (``state_dict``), an official MAE/dBOT file
+    (``model``) or a plain state dict; a DDP ``module.`` prefix on every key is dropped.
+
+    Not mmengine's ``_load_checkpoint_to_model``: that one only unwraps ``state_dict`` (not the
+    official files' ``model``) and loads straight into a model with ``strict=False``, while the
+    strict checks of ``load_backbone_checkpoint`` need the tensors first.
+    """
+    if not isinstance(checkpoint, dict):
+        raise CheckpointLoadError(
+            f"checkpoint '{filename}' holds a {type(checkpoint).__name__}, not a state dict")
+    state = next((checkpoint[k] for k in STATE_DICT_KEYS if isinstance(checkpoint.get(k), dict)),
+                 checkpoint)
+    tensors = OrderedDict((k, v) for k, v in state.items() if isinstance(v, torch.Tensor))
+    if not tensors:
+        keys = list(map(str, checkpoint))
+        more = f', ... (+{len(keys) - 8} more)' if len(keys) > 8 else ''
+        raise CheckpointLoadError(f"checkpoint '{filename}' holds no tensors (top-level keys: "
+                                  f"{', '.join(keys[:8])}{more})")
+    if all(k.startswith('module.') for k in tensors):
+        tensors = OrderedDict((k[len('module.'):], v) for k, v in tensors.items())
+    return tensors
+
+
+@contextlib.contextmanager
+def exit_on_checkpoint_errors(*extra: type):
+    """For a tool's ``main``: a bad checkpoint (or an ``extra`` error) ends the tool with its
+    one-line message (``error: ...``, exit status 1) instead of a traceback."""
+    try:
+        yield
+    except CHECKPOINT_ERRORS + extra as e:
+        sys.exit(f'error: {e}')

@@ -21,7 +21,7 @@ from dbot_mm.analysis.representations import (
     singular_value_percentage,
 )
 from dbot_mm.models.backbones.vit import DBotViT
-from dbot_mm.models.utils.pretrained import CheckpointLoadError
+from dbot_mm.utils.checkpoint import CheckpointLoadError
 
 
 def tiny_vit(seed=0, **kwargs):
@@ -126,7 +126,7 @@ def test_probe_matches_a_manual_pass_and_weighs_every_image_alike():
     images = torch.randn(3, 3, 32, 32)
     dists, pcts = [], []
     with torch.no_grad():
-        x = vit.add_cls_token(vit.patchify(images)[0])
+        x = vit.add_cls_token(vit.embed_patches(images))
         for blk in vit.blocks:
             probs = attention_probs(blk.attn, blk.norm1(x), blk.rel_pos_bias(x.shape[1]))
             dists.append(mean_attention_distance(probs, (4, 4), 8).mean(0))

@@ -12,7 +12,6 @@ from mmpretrain.models import MAE, ImageClassifier
 
 import dbot_mm  # noqa: F401
 from dbot_mm.models.backbones.vit import DBotViT
-from dbot_mm.models.utils.mmpretrain_keys import mmpretrain_vit_to_timm
 from dbot_mm.models.utils.pretrained import load_backbone_checkpoint
 from tests.helpers.tools import import_tool
 
@@ -189,12 +188,12 @@ def test_mapping_without_prefix_and_without_cls_token():
     DBotViT (one-line ValueError instead of a shape error at load time)."""
     from mmpretrain.models import VisionTransformer
     vit = VisionTransformer(arch=ARCH, img_size=32, patch_size=4)
-    converted = mmpretrain_vit_to_timm(vit.state_dict())
+    converted = load_tool().mmpretrain_vit_to_timm(vit.state_dict())
     assert set(converted) == set(DBotViT(**TINY).state_dict())
     assert torch.equal(converted['blocks.1.mlp.fc2.weight'], vit.layers[1].ffn.layers[1].weight)
 
     no_cls = VisionTransformer(
         arch=ARCH, img_size=32, patch_size=4, with_cls_token=False, out_type='featmap')
     with pytest.raises(ValueError, match=r"^vit\.pth: the backbone has no cls_token") as err:
-        mmpretrain_vit_to_timm(no_cls.state_dict(), source='vit.pth')
+        load_tool().mmpretrain_vit_to_timm(no_cls.state_dict(), source='vit.pth')
     assert '\n' not in str(err.value)

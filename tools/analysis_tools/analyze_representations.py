@@ -238,7 +238,7 @@ def run(args):
 
 def main(argv=None):
     args = parse_args(argv)
-    from dbot_mm.models.utils.pretrained import exit_on_checkpoint_errors
+    from dbot_mm.utils.checkpoint import exit_on_checkpoint_errors
     with exit_on_checkpoint_errors(ValueError):
         return run(args)
 

@@ -62,35 +62,23 @@ def build_backbone(cfg, args):
 
 def build_loader(cfg, split, args):
     """Dataset of ``split`` with the test pipeline, in a plain sequential DataLoader."""
-    import torch
-    from mmengine.dataset import pseudo_collate
     from mmpretrain.registry import DATASETS
+
+    from dbot_mm.evaluation.frozen_protocols import feature_loader
     test = cfg.get('test_dataloader') or cfg.get('val_dataloader')
     dataset_cfg = dict((cfg.get(split) or test).dataset, pipeline=test.dataset.pipeline)
-    dataset = DATASETS.build(dataset_cfg)
-    return torch.utils.data.DataLoader(
-        dataset,
-        batch_size=args.batch_size,
-        shuffle=False,
-        num_workers=args.num_workers,
-        collate_fn=pseudo_collate)
+    return feature_loader(DATASETS.build(dataset_cfg), args.batch_size, args.num_workers)
 
 
-def extract(loader, preprocessor, backbone, device, logger, name):
-    """Features (N, D) float32 on ``device`` and labels (N,) of every image of ``loader``."""
-    import torch
-    feats, labels = [], []
-    every = max(1, len(loader) // 10)
-    with torch.no_grad():
-        for i, data in enumerate(loader):
-            data = preprocessor(data, training=False)
-            x = data['inputs']
-            x = x.flatten(1) if backbone is None else backbone(x)[-1][:, 1:].mean(dim=1)
-            feats.append(x.float())
-            labels.append(torch.cat([s.gt_label for s in data['data_samples']]).cpu())
-            if (i + 1) % every == 0 or i + 1 == len(loader):
-                logger.info(f'{name}: batch {i + 1}/{len(loader)}')
-    return torch.cat(feats), torch.cat(labels)
+def extract(loader, preprocessor, backbone, logger, name):
+    """Features and labels of ``loader`` (``frozen_protocols.extract_features``), logged."""
+    from dbot_mm.evaluation.frozen_protocols import extract_features
+
+    def log(done, total):
+        if done % max(1, total // 10) == 0 or done == total:
+            logger.info(f'{name}: batch {done}/{total}')
+
+    return extract_features(loader, preprocessor, backbone, log)
 
 
 def run(args):
@@ -139,7 +127,7 @@ def run(args):
     logger.info(f"{args.config}: {'raw pixels' if backbone is None else 'backbone'} features of "
                 f"{len(loaders['train'].dataset)} train / {len(loaders['val'].dataset)} val "
                 f'images on {device}')
-    (xt, yt), (xv, yv) = (extract(loader, preprocessor, backbone, device, logger, name)
+    (xt, yt), (xv, yv) = (extract(loader, preprocessor, backbone, logger, name)
                           for name, loader in loaders.items())
     dataset = loaders['train'].dataset
     num_classes = int(max(yt.max(), yv.max())) + 1  # of the data (mmpretrain ImageNet lists 1000)
@@ -185,7 +173,7 @@ def run(args):
 
 def main(argv=None):
     args = parse_args(argv)
-    from dbot_mm.models.utils.pretrained import exit_on_checkpoint_errors
+    from dbot_mm.utils.checkpoint import exit_on_checkpoint_errors
     with exit_on_checkpoint_errors(ValueError):
         return run(args)
 

@@ -17,7 +17,15 @@ import os
 import os.path as osp
 from collections import OrderedDict
 
-from dbot_mm.models.utils.pretrained import SOURCE_PREFIXES
+import torch
+
+from dbot_mm.models.utils.pretrained import SOURCE_PREFIXES, key_prefixes, strip_prefix
+from dbot_mm.utils.checkpoint import (
+    CheckpointLoadError,
+    exit_on_checkpoint_errors,
+    extract_state_dict,
+    load_checkpoint,
+)
 
 
 def parse_args(argv=None):
@@ -34,18 +42,9 @@ def parse_args(argv=None):
 
 def export_backbone(checkpoint: str, out: str, source: str = 'student') -> dict:
     """Write the backbone file; returns what was written. Raises one of
-    ``pretrained.CHECKPOINT_ERRORS``, with a one-line message naming the file."""
-    import torch
-
-    from dbot_mm.models.utils.pretrained import (
-        CheckpointLoadError,
-        extract_state_dict,
-        key_prefixes,
-        read_checkpoint,
-        strip_prefix,
-    )
+    ``dbot_mm.utils.checkpoint.CHECKPOINT_ERRORS``, with a one-line message naming the file."""
     prefix = SOURCE_PREFIXES[source]
-    ckpt = read_checkpoint(checkpoint)
+    ckpt = load_checkpoint(checkpoint)
     state = extract_state_dict(ckpt, checkpoint)
     backbone = strip_prefix(state, prefix)
     if not backbone:
@@ -68,7 +67,6 @@ def export_backbone(checkpoint: str, out: str, source: str = 'student') -> dict:
 
 def main(argv=None):
     args = parse_args(argv)
-    from dbot_mm.models.utils.pretrained import exit_on_checkpoint_errors
     with exit_on_checkpoint_errors():
         result = export_backbone(args.checkpoint, args.out, args.source)
     print(f"exported {len(result['state_dict'])} tensors of the {args.source} "

@@ -87,9 +87,7 @@ class DBOTCLIP(BaseSelfSupervisor):
         w = mask.flatten(1).unsqueeze(-1).type_as(x)
         x = x * (1 - w) + self.mask_token.type_as(x) * w
         x = vit.add_cls_token(x + vit.pos_embed[:, 1:])
-        for blk in vit.blocks:
-            x = vit.run_block(blk, x)
-        return vit.norm(x)
+        return vit.norm(vit.run_blocks(x))
 
     def loss(self, inputs: torch.Tensor, data_samples: List[DataSample],
              **kwargs) -> Dict[str, torch.Tensor]:

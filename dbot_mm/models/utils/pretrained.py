@@ -2,64 +2,37 @@
 
 mmengine's ``PretrainedInit`` and mmseg's ``MAE`` backbone load with ``strict=False`` (and mmseg
 ignores ``prefix``), so a checkpoint whose keys do not line up loads nothing and training starts
-from random weights without a word. :func:`load_backbone_checkpoint` is what
-``DBotViT.init_weights`` uses for ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)``:
-
-- it reads a local file or an http(s) URL through mmengine's ``CheckpointLoader`` scheme dispatch
-  with ``torch.load(weights_only=True)`` loaders (``dbot_mm/utils/checkpoint.py``): an
-  mmengine checkpoint (``{'state_dict': ...}``), an official MAE / dBOT file (``{'model': ...}``)
-  or a plain state dict;
-- it takes the keys under ``prefix`` (``'backbone.'``: the dBOT student or any mmengine model's
-  backbone, ``'teacher.'``: the dBOT teacher, ``''``: an exported backbone or an official file);
-- it resizes ``pos_embed`` to the model's token grid (bicubic, CLS slot kept);
-- it refuses, in one line naming the file, when nothing matches, when a shape differs, or when an
-  encoder weight (``patch_embed.*``, ``cls_token``, ``blocks.N.*``) is missing; parameters that
-  only exist downstream (``fc_norm``, layer-scale ``ls*``, ``rel_pos_bias``, a ``norm`` the file
-  lacks, ``pos_embed``, which is the fixed sin-cos in every dBOT/MAE encoder) and keys the model
-  does not use (the decoder of a pretraining file) are logged as a warning.
+from random weights without a word. :func:`load_backbone_checkpoint`, what ``DBotViT.init_weights``
+runs for ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)``, reads the file with
+:mod:`dbot_mm.utils.checkpoint`, takes the keys under ``prefix``, resizes ``pos_embed`` to the
+model's token grid and refuses, in one line naming the file, when nothing matches, a shape differs
+or an encoder weight (``patch_embed.*``, ``cls_token``, ``blocks.N.*``) is missing. Parameters
+that only exist downstream (``fc_norm``, layer scale ``ls*``, ``rel_pos_bias``, a ``norm`` the
+file lacks, ``pos_embed``: the fixed sin-cos of every dBOT/MAE encoder) and keys the model does
+not use (the decoder of a pretraining file) are logged as warnings.
 """
-import contextlib
 import logging
 import math
 import os
 import re
-import sys
 from collections import OrderedDict
 from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Union
 
 import torch
 import torch.nn as nn
 from mmengine.logging import print_log
+from timm.layers import resample_abs_pos_embed
 
-from dbot_mm.utils.checkpoint import CheckpointReadError, UnsafeCheckpointError, load_checkpoint
+from dbot_mm.utils.checkpoint import CheckpointLoadError, extract_state_dict, load_checkpoint
 
-STATE_DICT_KEYS = ('state_dict', 'model', 'module')
 # Model parameters a pretrained encoder file must provide (anything else is downstream-only).
 _ENCODER_PATTERN = re.compile(r'^(patch_embed\.|cls_token$|blocks\.\d+\.)')
 # Per-block parameters that are new downstream (layer scale, relative position bias).
 _DOWNSTREAM_BLOCK_PATTERN = re.compile(r'^blocks\.\d+\.(ls\d|rel_pos_bias)')
-_MAX_LISTED = 8
 # Keys of mmengine's PretrainedInit (type, checkpoint, prefix, map_location).
 _PRETRAINED_CFG_KEYS = ('type', 'checkpoint', 'prefix', 'map_location')
-
-
-class CheckpointLoadError(RuntimeError):
-    """A pretrained checkpoint does not fit the model (one-line message)."""
-
-
-# Everything the loaders here raise for a bad file, each with a one-line message naming it.
-CHECKPOINT_ERRORS = (FileNotFoundError, CheckpointLoadError, CheckpointReadError,
-                     UnsafeCheckpointError)
-
-
-@contextlib.contextmanager
-def exit_on_checkpoint_errors(*extra: type):
-    """For a tool's ``main``: a bad checkpoint (or an ``extra`` error) ends the tool with its
-    one-line message (``error: ...``, exit status 1) instead of a traceback."""
-    try:
-        yield
-    except CHECKPOINT_ERRORS + extra as e:
-        sys.exit(f'error: {e}')
+# Where a dBOT checkpoint keeps each network (``DBOT``: ``backbone`` = student, ``teacher``).
+SOURCE_PREFIXES = {'student': 'backbone.', 'teacher': 'teacher.'}
 
 
 class LoadReport(NamedTuple):
@@ -72,10 +45,6 @@ class LoadReport(NamedTuple):
     resized: List[str]
 
 
-# Where a dBOT checkpoint keeps each network (``DBOT``: ``backbone`` = student, ``teacher``).
-SOURCE_PREFIXES = {'student': 'backbone.', 'teacher': 'teacher.'}
-
-
 class PretrainedCfg(NamedTuple):
     """A validated ``init_cfg=dict(type='Pretrained', ...)``."""
     checkpoint: str
@@ -83,7 +52,7 @@ class PretrainedCfg(NamedTuple):
     map_location: Any
 
 
-def _short_list(keys: Iterable[str], limit: int = _MAX_LISTED) -> str:
+def _short_list(keys: Iterable[str], limit: int = 8) -> str:
     keys = list(keys)
     shown = ', '.join(keys[:limit])
     return shown + (f', ... (+{len(keys) - limit} more)' if len(keys) > limit else '')
@@ -128,83 +97,28 @@ def pretrained_from_init_cfg(init_cfg: Any, owner: str = 'DBotViT') -> Optional[
     return PretrainedCfg(os.fspath(checkpoint), prefix, init_cfg.get('map_location', 'cpu'))
 
 
-def read_checkpoint(filename: Union[str, os.PathLike], map_location='cpu') -> Any:
-    """A local file or http(s) URL (cached by its full URL), ``weights_only=True``."""
-    return load_checkpoint(filename, map_location=map_location)
-
-
-def extract_state_dict(checkpoint: object, filename: str = '') -> Dict[str, torch.Tensor]:
-    """The tensors of an mmengine checkpoint (``state_dict``), an official MAE/dBOT file
-    (``model``) or a plain state dict; a DDP ``module.`` prefix on every key is dropped.
-
-    Our own, not mmengine's ``_load_checkpoint_to_model``: that one only unwraps ``state_dict``
-    (not the official files' ``model``) and loads straight into the model with ``strict=False``,
-    while the strict checks below need the tensors first.
-    """
-    if not isinstance(checkpoint, dict):
-        raise CheckpointLoadError(
-            f"checkpoint '{filename}' holds a {type(checkpoint).__name__}, not a state dict")
-    state = checkpoint
-    for key in STATE_DICT_KEYS:
-        if isinstance(checkpoint.get(key), dict):
-            state = checkpoint[key]
-            break
-    tensors = OrderedDict((k, v) for k, v in state.items() if isinstance(v, torch.Tensor))
-    if not tensors:
-        raise CheckpointLoadError(f"checkpoint '{filename}' holds no tensors (top-level keys: "
-                                  f'{_short_list(map(str, checkpoint))})')
-    if all(k.startswith('module.') for k in tensors):
-        tensors = OrderedDict((k[len('module.'):], v) for k, v in tensors.items())
-    return tensors
-
-
 def key_prefixes(keys: Iterable[str]) -> List[str]:
     """The distinct first components of ``keys``, with their dot: ``['backbone.', 'neck.']``;
     a key without a dot (``cls_token``) counts as the empty prefix ``''``."""
-    found = []
-    for key in keys:
-        head = key.split('.', 1)[0] + '.' if '.' in key else ''
-        if head not in found:
-            found.append(head)
-    return found
-
-
-def normalize_prefix(prefix: Optional[str]) -> str:
-    prefix = prefix or ''
-    return prefix if not prefix or prefix.endswith('.') else prefix + '.'
+    return list(dict.fromkeys(k.split('.', 1)[0] + '.' if '.' in k else '' for k in keys))
 
 
 def strip_prefix(state: Dict[str, torch.Tensor], prefix: str) -> 'OrderedDict[str, torch.Tensor]':
     return OrderedDict((k[len(prefix):], v) for k, v in state.items() if k.startswith(prefix))
 
 
-def _grid_of(num_tokens: int) -> Optional[int]:
-    side = math.isqrt(max(num_tokens, 0))
-    return side if side * side == num_tokens and side > 0 else None
-
-
-def resize_pos_embed(pos_embed: torch.Tensor, new_grid, filename: str = '') -> torch.Tensor:
-    """(1, 1 + h*w, C) of a square grid -> (1, 1 + H*W, C) for ``new_grid`` (H, W); bicubic
-    as MAE's ``interpolate_pos_embed`` (align_corners=False, no antialias), CLS slot kept."""
-    from timm.layers import resample_abs_pos_embed
-    side = _grid_of(pos_embed.shape[1] - 1)
-    if pos_embed.ndim != 3 or side is None:
+def _resize_pos_embed(pos_embed: torch.Tensor, grid, filename: str) -> torch.Tensor:
+    """(1, 1 + n*n, C) -> (1, 1 + H*W, C): bicubic without antialias, as MAE's
+    ``interpolate_pos_embed`` (torch's antialiased bicubic is another kernel even when
+    upsampling), CLS slot kept; the same resampling as ``DBotViT`` applies to other inputs."""
+    n = pos_embed.shape[1] - 1 if pos_embed.ndim == 3 else 0
+    side = math.isqrt(max(n, 0))
+    if not side or side * side != n:
         raise CheckpointLoadError(
             f"checkpoint '{filename}': pos_embed of shape {tuple(pos_embed.shape)} is not "
             '(1, 1 + n*n, C), cannot infer its token grid to resize it')
-    # antialias=False: torch's antialiased bicubic uses another kernel (a=-0.5) even when
-    # upsampling; MAE / dBOT fine-tuning (interpolate_pos_embed) uses plain bicubic (a=-0.75).
     return resample_abs_pos_embed(
-        pos_embed.float(),
-        new_size=list(new_grid),
-        old_size=[side, side],
-        num_prefix_tokens=1,
-        interpolation='bicubic',
-        antialias=False).to(pos_embed.dtype)
-
-
-def _is_required(key: str) -> bool:
-    return bool(_ENCODER_PATTERN.match(key)) and not _DOWNSTREAM_BLOCK_PATTERN.match(key)
+        pos_embed, list(grid), [side, side], num_prefix_tokens=1, antialias=False)
 
 
 def load_backbone_checkpoint(module: nn.Module,
@@ -224,15 +138,14 @@ def load_backbone_checkpoint(module: nn.Module,
         logger: a logger or mmengine logger name for the summary and warnings ('current').
 
     Raises:
-        FileNotFoundError: the file does not exist.
-        CheckpointReadError: the file is empty, truncated, an HTML page; a download failed.
-        UnsafeCheckpointError: the file holds globals that are not allowlisted.
+        FileNotFoundError, CheckpointReadError, UnsafeCheckpointError: see
+            :func:`dbot_mm.utils.checkpoint.load_checkpoint_file`.
         CheckpointLoadError: nothing under ``prefix`` matches, a shape differs (other than a
             ``pos_embed`` of another grid), or an encoder weight is missing.
     """
     logger = logger or 'current'
-    prefix = normalize_prefix(prefix)
-    state = extract_state_dict(read_checkpoint(filename, map_location), str(filename))
+    prefix = prefix + '.' if prefix and not prefix.endswith('.') else prefix or ''
+    state = extract_state_dict(load_checkpoint(filename, map_location), str(filename))
     source = strip_prefix(state, prefix)
     target = module.state_dict()
     matched = [k for k in target if k in source]
@@ -248,7 +161,7 @@ def load_backbone_checkpoint(module: nn.Module,
     if 'pos_embed' in matched and source['pos_embed'].shape != target['pos_embed'].shape \
             and grid is not None and source['pos_embed'].shape[-1] == target['pos_embed'].shape[-1]:
         old_shape = tuple(source['pos_embed'].shape)
-        source['pos_embed'] = resize_pos_embed(source['pos_embed'], grid, str(filename))
+        source['pos_embed'] = _resize_pos_embed(source['pos_embed'], grid, str(filename))
         resized.append('pos_embed')
         print_log(
             f"load_backbone_checkpoint: pos_embed resized {old_shape} -> "
@@ -266,7 +179,9 @@ def load_backbone_checkpoint(module: nn.Module,
             f'shape mismatch in {len(mismatched)} keys: {_short_list(desc, 4)}')
 
     missing = [k for k in target if k not in source]
-    required = [k for k in missing if _is_required(k)]
+    required = [
+        k for k in missing if _ENCODER_PATTERN.match(k) and not _DOWNSTREAM_BLOCK_PATTERN.match(k)
+    ]
     if required:
         raise CheckpointLoadError(
             f"checkpoint '{filename}' (prefix '{prefix}') lacks {len(required)} encoder weights "

@@ -12,12 +12,11 @@ from mmengine.logging import HistoryBuffer
 import dbot_mm  # noqa: F401
 from dbot_mm.models.backbones.vit import DBotViT
 from dbot_mm.models.utils.pretrained import (
-    CheckpointLoadError,
     PretrainedCfg,
     load_backbone_checkpoint,
     pretrained_from_init_cfg,
 )
-from dbot_mm.utils.checkpoint import CheckpointReadError, url_cache_path
+from dbot_mm.utils.checkpoint import CheckpointLoadError, CheckpointReadError, url_cache_path
 
 
 def tiny_vit(**kwargs):
