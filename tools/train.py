@@ -16,7 +16,7 @@ import sys
 from mmengine.config import Config, DictAction
 
 import dbot_mm  # noqa: F401  (registers models, hooks, datasets, metrics)
-from dbot_mm.engine.hooks import NonFiniteLossError
+from dbot_mm.engine.hooks import BadFilesError, NonFiniteLossError
 from dbot_mm.utils.data_root import DataRootError, check_data_root
 from dbot_mm.utils.launch import LaunchError, build_runner
 
@@ -84,7 +84,7 @@ def main():
         sys.exit(f'train.py: error: {err}')
     try:
         runner.train()
-    except NonFiniteLossError as err:
+    except (NonFiniteLossError, BadFilesError, DataRootError) as err:  # DataRootError: ImageFolder
         sys.exit(f'train.py: {err}')
 
 

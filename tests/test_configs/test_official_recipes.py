@@ -125,6 +125,10 @@ def test_table_names_a_source_per_value_and_covers_the_paper_configs():
     others = {
         'cls/vit-base-p16_8xb128-coslr-100e_custom-folder.py',  # not an official recipe
         'pretrain/dbot_vit-b_fast-pipeline.py',  # dbot_vit-b.py's, test_pretrain_configs
+        # the paper configs on a folder: tests/test_datasets/test_image_folder.py
+        'pretrain/dbot_vit-b_custom-folder.py',
+        'pretrain/dbot_vit-l_custom-folder.py',
+        'pretrain/dbot_vit-h_custom-folder.py',
         'pretrain/dbot-distill_vit-b-p16_dbot-l.py',  # model zoo rows without a command
         'pretrain/dbot-distill_vit-b-p16_dbot-h.py',
         'pretrain/dbot-distill_vit-l-p16_dbot-h.py'

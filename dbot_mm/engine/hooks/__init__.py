@@ -1,3 +1,4 @@
+from .bad_files_hook import BadFilesError, BadFilesHook
 from .bootstrap_hook import DBotBootstrapHook
 from .checkpoint_hook import SafeCheckpointHook
 from .nonfinite_loss_hook import NonFiniteLossError, NonFiniteLossHook
@@ -6,6 +7,7 @@ from .random_state_hook import RandomStateHook
 from .run_record_hook import RunRecordHook
 
 __all__ = [
-    'DBotBootstrapHook', 'RandomStateHook', 'SafeCheckpointHook', 'NonFiniteLossHook',
-    'NonFiniteLossError', 'PreemptionHook', 'PREEMPTED_EXIT_CODE', 'RunRecordHook'
+    'BadFilesError', 'BadFilesHook', 'DBotBootstrapHook', 'RandomStateHook', 'SafeCheckpointHook',
+    'NonFiniteLossHook', 'NonFiniteLossError', 'PreemptionHook', 'PREEMPTED_EXIT_CODE',
+    'RunRecordHook'
 ]
