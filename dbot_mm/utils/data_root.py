@@ -29,17 +29,18 @@ class DataRootError(FileNotFoundError):
     """A data set of the config is missing; the message names the path and the layout."""
 
 
-def _leaf_datasets(dataset) -> Iterator[dict]:
-    """The datasets that read files, through RepeatDataset / ConcatDataset-like wrappers."""
+def _leaf_datasets(dataset, key: str) -> Iterator[Tuple[str, dict]]:
+    """(config key, dataset) of the datasets that read files, through RepeatDataset /
+    SeededDataset / ConcatDataset-like wrappers."""
     if not isinstance(dataset, dict):
         return
     if dataset.get('dataset') is not None:
-        yield from _leaf_datasets(dataset['dataset'])
+        yield from _leaf_datasets(dataset['dataset'], f'{key}.dataset')
     elif dataset.get('datasets') is not None:
-        for inner in dataset['datasets']:
-            yield from _leaf_datasets(inner)
+        for i, inner in enumerate(dataset['datasets']):
+            yield from _leaf_datasets(inner, f'{key}.datasets.{i}')
     else:
-        yield dataset
+        yield key, dataset
 
 
 def _required_paths(dataset, root: str, dtype: str) -> Iterator[Tuple[str, bool]]:
@@ -77,7 +78,8 @@ def check_data_root(cfg, loaders: Optional[Tuple[str, ...]] = None) -> None:
     ``Config`` or a plain dict.
     """
     for loader_name in loaders or ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        for dataset in _leaf_datasets((cfg.get(loader_name) or {}).get('dataset')):
+        loader = cfg.get(loader_name) or {}
+        for key, dataset in _leaf_datasets(loader.get('dataset'), f'{loader_name}.dataset'):
             root = dataset.get('data_root', '')
             if not isinstance(root, str) or not root:
                 continue
@@ -87,7 +89,7 @@ def check_data_root(cfg, loaders: Optional[Tuple[str, ...]] = None) -> None:
                 raise DataRootError(
                     f"{loader_name}: data_root '{root}' does not exist; expected the "
                     f'{layout_of(dtype, root)} (link the data set there, or set '
-                    f'{loader_name}.dataset.data_root with --cfg-options)')
+                    f'{key}.data_root with --cfg-options)')
             for path, is_dir in _required_paths(dataset, root, dtype):
                 if not (osp.isdir(path) if is_dir else osp.isfile(path)):
                     raise DataRootError(

@@ -83,3 +83,12 @@ def test_wrapped_datasets_and_plain_dicts(tmp_path):
     with pytest.raises(DataRootError, match='COCO 2017 layout'):
         check_data_root(cfg)
     check_data_root(dict(val_dataloader=None, train_dataloader=dict(dataset=dict(data_root=''))))
+
+
+def test_missing_root_names_the_key_of_a_wrapped_dataset(tmp_path):
+    """The pretraining loader wraps ImageNet in SeededDataset: the option to set is one level
+    deeper, and the message must name it so the user's --cfg-options works."""
+    cfg = Config.fromfile(REPO / 'configs/pretrain/dbot_vit-b.py')
+    cfg.train_dataloader.dataset.dataset.data_root = str(tmp_path / 'nowhere')
+    with pytest.raises(DataRootError, match=r'set train_dataloader\.dataset\.dataset\.data_root '):
+        check_data_root(cfg, ('train_dataloader', ))
