@@ -6,8 +6,7 @@ stage_epochs = [0, 800, 1600]
 warmup_epochs = 40
 
 optim_wrapper = dict(
-    type='AmpOptimWrapper',
-    loss_scale='dynamic',
+    type='AmpOptimWrapper',  # dynamic loss scale (its default)
     optimizer=dict(type='AdamW', lr=1.5e-4 * 4096 / 256, betas=(0.9, 0.95), weight_decay=0.05),
     # one param group per setting (official: one per weight decay), not one per parameter
     constructor='MergedGroupsOptimWrapperConstructor',
