@@ -20,3 +20,6 @@ train_dataloader = dict(batch_size=16)
 # mmengine scales the lr by GPUs x batch_size, not counting accumulation: 32 x 16 = 512 images per
 # step is the official 1024 per update.
 auto_scale_lr = dict(base_batch_size=512)
+# main_finetune.py keeps the best epoch (checkpoint-best.pth: top-1 above the best so far), the
+# ViT-H/14-448 start: here best_accuracy_top1_epoch_N.pth in the work dir
+default_hooks = dict(checkpoint=dict(save_best='accuracy/top1', rule='greater'))

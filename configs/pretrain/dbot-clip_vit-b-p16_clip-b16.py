@@ -1,11 +1,11 @@
 # dBOT distilled from CLIP-B/16 into a vanilla ViT-B/16 (official `beit` branch PRETRAIN.md ViT-B/16
 # command and run_pretrain.py defaults): mask tokens inside the encoder, relative position bias,
-# layer scale 0.1, block-wise masking of 78 of 196 patches (min 16 per block), teacher = CLIP tokens
-# after ln_post + proj (--post_patch_norm True), loss 1 - cos on the masked tokens, one stage of
-# 1600 epochs, AdamW lr 3e-3 at batch 4096 (128 x 32), wd 0.05, warm-up 10 epochs, cosine to 1e-5,
-# drop path 0.1. The commands run `./run.sh imagenet_pretrain ...`, whose own arguments hold where
-# a command passes none: betas (0.9, 0.98), eps 1e-6, grad clip 3.0, ImageNet mean/std for the
-# student. Model zoo: IN-1k 85.7, COCO 53.6, ADE 52.9.
+# layer scale 0.1, BEiT's init, block-wise masking of up to 78 of 196 patches (min 16 per block),
+# teacher = CLIP tokens after ln_post + proj (--post_patch_norm True), loss 1 - cos on the masked
+# tokens, one stage of 1600 epochs, AdamW lr 3e-3 at batch 4096 (128 x 32), wd 0.05, warm-up 10
+# epochs from 0, cosine to 1e-5, drop path 0.1. The commands run `./run.sh imagenet_pretrain ...`,
+# whose own arguments hold where a command passes none: betas (0.9, 0.98), eps 1e-6, grad clip 3.0,
+# ImageNet mean/std for the student. Model zoo: IN-1k 85.7, COCO 53.6, ADE 52.9.
 _base_ = ['../_base_/dbot_pretrain_runtime.py']
 # a local OpenAI CLIP file: JIT archive, state dict or tools/model_converters/clip_to_dbot_mm.py's
 clip_checkpoint = 'checkpoints/clip/ViT-B-16.pt'
@@ -46,8 +46,10 @@ train_pipeline = [
         backend='pillow',
         interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5),
+    # official masking_generator.py (dbot_mm/datasets/transforms/block_masking.py: mmpretrain's
+    # BEiTMaskGenerator never masks the last row and column)
     dict(
-        type='BEiTMaskGenerator',
+        type='BlockMaskGenerator',
         input_size=img_size // patch_size,
         num_masking_patches=78,
         min_num_patches=16,
@@ -66,8 +68,7 @@ train_dataloader = dict(
         type='ImageNet', data_root='data/imagenet/', split='train', pipeline=train_pipeline))
 
 optim_wrapper = dict(
-    type='AmpOptimWrapper',
-    loss_scale='dynamic',
+    type='AmpOptimWrapper',  # dynamic loss scale (its default)
     # run.sh --opt_betas 0.9 0.98 --opt_eps 1e-6; wd: run_pretrain.py default 0.05, constant
     optimizer=dict(type='AdamW', lr=3e-3, betas=(0.9, 0.98), eps=1e-6, weight_decay=0.05),
     clip_grad=dict(max_norm=3.0),  # run.sh --clip_grad 3.0
@@ -83,10 +84,14 @@ optim_wrapper = dict(
 max_epochs = 1600
 warmup_epochs = 10
 param_scheduler = [
-    # official warm-up starts at 1e-6 (warmup_lr); 1e-6 / 3e-3 of the peak
+    # utils.py multi_stage_cosine_scheduler: warm-up from 0 (start_warmup_value; --warmup_lr is
+    # never read), closed form. StageCosineLR's warm-up (its cosine part ends unused here), as
+    # mmengine's chained LinearLR cannot start at 0 (its next step divides by the start factor).
     dict(
-        type='LinearLR',
-        start_factor=1e-6 / 3e-3,
+        type='StageCosineLR',
+        stage_epochs=[0, max_epochs],
+        warmup_epochs=warmup_epochs,
+        eta_min=0.,
         by_epoch=True,
         begin=0,
         end=warmup_epochs,

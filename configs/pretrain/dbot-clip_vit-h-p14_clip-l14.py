@@ -11,7 +11,7 @@ patch_size = 14
 model = dict(backbone=dict(arch='huge', patch_size=patch_size), teacher=dict(input_size=img_size))
 # the parent's pipeline with the mask generator on the 16x16 grid
 train_pipeline = [
-    dict(t, input_size=img_size // patch_size) if t.type == 'BEiTMaskGenerator' else t
+    dict(t, input_size=img_size // patch_size) if t.type == 'BlockMaskGenerator' else t
     for t in _base_.train_pipeline
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

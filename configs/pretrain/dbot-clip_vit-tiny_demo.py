@@ -13,7 +13,7 @@ model = dict(
 train_pipeline = [
     dict(t, scale=img_size) if t.type == 'RandomResizedCrop' else
     dict(t, input_size=img_size // patch_size, num_masking_patches=20, min_num_patches=4)
-    if t.type == 'BEiTMaskGenerator' else t for t in _base_.train_pipeline
+    if t.type == 'BlockMaskGenerator' else t for t in _base_.train_pipeline
     if t.type != 'ColorJitter'
 ]
 train_dataloader = dict(

@@ -27,7 +27,7 @@ TOP1 = {224: 88.5, 448: 89.1}
 
 
 def mask_generator(cfg):
-    return [t for t in cfg.train_dataloader.dataset.pipeline if t.type == 'BEiTMaskGenerator'][0]
+    return [t for t in cfg.train_dataloader.dataset.pipeline if t.type == 'BlockMaskGenerator'][0]
 
 
 def test_teacher_grid_is_student_grid():
@@ -72,7 +72,7 @@ def test_small_scale_model_trains_a_step_on_the_shipped_pipeline(clip_l14_file, 
     inputs, samples = batch['inputs'], batch['data_samples']
     assert inputs.shape == (2, 3, 224, 224)
     masks = torch.stack([torch.as_tensor(s.mask) for s in samples])
-    assert masks.shape == (2, 16, 16) and masks.flatten(1).sum(1).tolist() == [78, 78]
+    assert masks.shape == (2, 16, 16) and all(60 < n <= 78 for n in masks.flatten(1).sum(1))
 
     loss = model.loss(inputs, samples)['loss']
     assert torch.isfinite(loss) and 0 < loss.item() < 2

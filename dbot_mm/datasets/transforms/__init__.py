@@ -1,4 +1,5 @@
-"""Fast pretraining transforms, registered in mmpretrain's ``TRANSFORMS``."""
+"""Pretraining transforms, registered in mmpretrain's ``TRANSFORMS``."""
+from .block_masking import BlockMaskGenerator
 from .fast_crop import LoadImageAndRandomResizedCrop
 
-__all__ = ['LoadImageAndRandomResizedCrop']
+__all__ = ['BlockMaskGenerator', 'LoadImageAndRandomResizedCrop']

@@ -2,10 +2,10 @@
 modeling_pretrain.py, engine_for_pretraining.py, run_pretrain.py).
 
     student = ViT with mask tokens inside the encoder (no encoder/decoder split), relative
-              position bias, layer scale; a linear ``lm_head`` on the masked tokens predicts the
-              teacher's width;
-    mask    = block-wise, exactly ``num_mask_patches`` patches (mmpretrain's BEiTMaskGenerator in
-              the data pipeline, packed as ``data_sample.mask``);
+              position bias, layer scale, BEiT's init; a linear ``lm_head`` on the masked tokens
+              predicts the teacher's width;
+    mask    = block-wise, up to ``num_mask_patches`` patches (``BlockMaskGenerator``, the
+              official masking_generator.py, in the data pipeline, packed as ``data_sample.mask``);
     teacher = frozen CLIP image encoder, every token after ln_post and proj (``CLIPTeacher``);
     loss    = 1 - mean cosine over the masked patch tokens (official NegCosine; mmpretrain's
               CosineSimilarityLoss(shift_factor=1, scale_factor=1) is the same formula).
@@ -14,6 +14,7 @@ The student is our DBotViT, not mmpretrain's BEiTPretrainViT: the project's one 
 every task, so its checkpoint (``backbone.*``) feeds the cls/det/seg configs through
 load_backbone_checkpoint without a key map; only the mask token and lm_head live here.
 """
+import math
 from typing import Dict, List
 
 import torch
@@ -61,10 +62,29 @@ class DBOTCLIP(BaseSelfSupervisor):
         dims = self.backbone.embed_dims
         self.mask_token = nn.Parameter(torch.zeros(1, 1, dims))
         self.lm_head = nn.Linear(dims, self.teacher.embed_dims)
-        # BEiT init (modeling_pretrain.py): trunc_normal std .02, zero bias
-        nn.init.trunc_normal_(self.mask_token, std=.02)
-        nn.init.trunc_normal_(self.lm_head.weight, std=.02)
-        nn.init.zeros_(self.lm_head.bias)
+        self.init_student()
+
+    @torch.no_grad()
+    def init_student(self, std: float = .02) -> None:
+        """BEiT's init, replacing DBotViT's MAE init (modeling_pretrain.py ``_init_weights`` +
+        ``fix_init_weight``): Linear and patch-conv weights, cls and mask tokens truncated normal
+        std 0.02 cut at +-std (its ``trunc_normal_`` passes a=-std, b=std), zero biases,
+        LayerNorm (1, 0); ``attn.proj`` and ``mlp.fc2`` weights of block i (from 1) divided by
+        sqrt(2 i). The frozen sin-cos embedding, layer scale and zero bias tables stay."""
+        vit = self.backbone
+        for m in [*vit.modules(), self.lm_head]:
+            if isinstance(m, (nn.Linear, nn.Conv2d)):
+                nn.init.trunc_normal_(m.weight, std=std, a=-std, b=std)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        for token in (vit.cls_token, self.mask_token):
+            nn.init.trunc_normal_(token, std=std, a=-std, b=std)
+        for layer_id, blk in enumerate(vit.blocks, 1):
+            blk.attn.proj.weight.div_(math.sqrt(2. * layer_id))
+            blk.mlp.fc2.weight.div_(math.sqrt(2. * layer_id))
 
     def train(self, mode: bool = True) -> 'DBOTCLIP':
         super().train(mode)

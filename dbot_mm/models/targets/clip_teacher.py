@@ -6,6 +6,13 @@ The network is mmpretrain's CLIP ``VisionTransformer`` (the one its MILAN target
 names); this module only reads a local OpenAI checkpoint (JIT archive or state dict, or the output
 of tools/model_converters/clip_to_dbot_mm.py), infers the architecture from its shapes, and maps
 the student's normalised input to CLIP's. Nothing is downloaded.
+
+Precision: the weights are held in fp32 (an exact copy of OpenAI's fp16 values). The official
+``clip.load`` converts them to fp16 on a GPU (clip/model.py ``convert_weights``: conv, Linear,
+attention, ``proj``; LayerNorm and the embeddings stay fp32) and runs the teacher under autocast.
+Under ``AmpOptimWrapper``'s autocast ours runs the same ops in the same dtypes on the same values
+(fp16 matmuls and residual stream, fp32 LayerNorm); fp32 storage costs 2x the teacher's memory
+(0.6 GB more for CLIP-L/14) and lets fp32 runs (CPU, tests) use it unchanged.
 """
 import os
 import zipfile
@@ -16,7 +23,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmpretrain.models.utils.clip_generator_helper import VisionTransformer
 from mmpretrain.registry import MODELS
-from timm.layers import resample_abs_pos_embed
 
 # OpenAI CLIP preprocessing (clip/clip.py _transform), on RGB in [0, 1]
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -53,6 +59,21 @@ def load_clip_visual_state_dict(path: str) -> Dict[str, torch.Tensor]:
     return {k: v.float() for k, v in state.items()}
 
 
+def interpolate_pos_encoding(pos: torch.Tensor, grid: int) -> torch.Tensor:
+    """(1 + N*N, C) CLIP position embedding -> (1 + grid*grid, C), as the official beit branch's
+    clip/model.py ``interpolate_pos_encoding`` does at every forward: bicubic with the scale factor
+    (grid + 0.1) / N (DINO's offset), which sets where the samples fall, not only the size."""
+    n = round((pos.shape[0] - 1)**0.5)
+    if grid == n:
+        return pos
+    scale = (grid + 0.1) / n
+    patch = F.interpolate(
+        pos[1:].reshape(1, n, n, -1).permute(0, 3, 1, 2),
+        scale_factor=(scale, scale),
+        mode='bicubic')
+    return torch.cat([pos[:1], patch.permute(0, 2, 3, 1).reshape(grid * grid, -1)])
+
+
 def build_clip_visual(width: int, layers: int, patch_size: int, grid: int,
                       output_dim: int) -> VisionTransformer:
     """mmpretrain's CLIP ViT with OpenAI's head count (width // 64, clip/model.py)."""
@@ -73,7 +94,8 @@ class CLIPTeacher(nn.Module):
         checkpoint: local OpenAI CLIP file (required; see :func:`load_clip_visual_state_dict`).
         input_size: the teacher's input side (official ``--second_input_size``: 196 for
             CLIP-L/14 under a /16 student at 224); None = the student's input size. The position
-            embedding is resized (bicubic) once to the resulting grid.
+            embedding is resized once to the resulting grid (:func:`interpolate_pos_encoding`;
+            the official code does it at every forward, the same result for frozen weights).
         input_mean, input_std: the normalisation of the tensors it receives (the self-supervisor's
             data preprocessor, 0-255 scale); they are undone before CLIP's own normalisation.
     """
@@ -92,12 +114,8 @@ class CLIPTeacher(nn.Module):
         self.input_size = input_size
         self.embed_dims = state['proj'].shape[1]
         new_grid = input_size // patch if input_size else grid
-        if new_grid != grid:
-            pos = resample_abs_pos_embed(
-                state['positional_embedding'][None], (new_grid, new_grid),
-                num_prefix_tokens=1,
-                antialias=False)
-            state['positional_embedding'] = pos[0]
+        state['positional_embedding'] = interpolate_pos_encoding(state['positional_embedding'],
+                                                                 new_grid)
         self.visual = build_clip_visual(width, layers, patch, new_grid, self.embed_dims)
         self.visual.load_state_dict(state, strict=True)
         self.requires_grad_(False)
