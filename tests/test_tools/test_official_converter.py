@@ -13,6 +13,7 @@ import torch.nn as nn
 from mmengine.config import Config
 from mmengine.runner import Runner, load_checkpoint
 from timm.layers import PatchEmbed
+from timm.models.beit import Beit
 from timm.models.vision_transformer import Block, VisionTransformer
 
 import dbot_mm  # noqa: F401
@@ -342,17 +343,22 @@ def test_unknown_keys_named(tmp_path):
     assert 'backbone.layers.0.w' in message and 'unofficial' not in message
 
 
-def test_beit_branch_checkpoint_named(tmp_path):
+def test_beit_branch_unknown_and_bad_index_named(tmp_path):
+    base = {'patch_embed.proj.weight': torch.zeros(1), 'blocks.0.gamma_1': torch.zeros(1)}
+    message = convert_error(tmp_path, {'model': dict(base, **{'decoder.w': torch.zeros(1)})})
+    assert 'beit-branch' in message and 'decoder.w' in message
+    table = torch.zeros(7 * 7 + 3, 2)  # a 4 x 4 window
+    index = beit_relative_position_index(4).flip(0)
     message = convert_error(
         tmp_path, {
-            'model': {
-                'patch_embed.proj.weight': torch.zeros(1),
-                'blocks.0.attn.q_bias': torch.zeros(1),
-                'blocks.0.gamma_1': torch.zeros(1),
-                'lm_head.weight': torch.zeros(1)
-            }
+            'model':
+            dict(
+                base, **{
+                    'rel_pos_bias.relative_position_bias_table': table,
+                    'rel_pos_bias.relative_position_index': index
+                })
         })
-    assert 'beit-branch' in message and 'blocks.0.attn.q_bias' in message
+    assert 'rel_pos_bias.relative_position_index' in message and '4x4 window' in message
 
 
 def test_already_converted_named(tmp_path, official):
@@ -414,3 +420,175 @@ def test_model_zoo_metafile():
     for model in meta['Models']:
         if 'Config' in model:
             assert (REPO / model['Config']).is_file(), model['Config']
+
+
+# ----------------------------------------------------------------------------- beit branch
+BEIT_TINY = dict(img_size=32, patch_size=8, embed_dim=64, depth=2, num_heads=4)
+# what the beit branch builds: run.sh pretraining (shared table, no pos_embed); the COCO note
+# "pre-trained with absolute position embedding"; both tables and a pos_embed
+BEIT_LAYOUTS = {
+    'shared': dict(use_abs_pos_emb=False, use_shared_rel_pos_bias=True),
+    'abs': dict(use_abs_pos_emb=True),
+    'abs+shared+block':
+    dict(use_abs_pos_emb=True, use_rel_pos_bias=True, use_shared_rel_pos_bias=True),
+}
+
+
+def beit_relative_position_index(side):
+    """modeling_finetune.py RelativePositionBias.__init__, restated."""
+    coords = torch.stack(torch.meshgrid([torch.arange(side)] * 2, indexing='ij')).flatten(1)
+    rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0).contiguous()
+    rel[:, :, 0] += side - 1
+    rel[:, :, 1] += side - 1
+    rel[:, :, 0] *= 2 * side - 1
+    num = (2 * side - 1)**2 + 3
+    index = torch.zeros((side * side + 1, ) * 2, dtype=rel.dtype)
+    index[1:, 1:] = rel.sum(-1)
+    index[0, 0:] = num - 3
+    index[0:, 0] = num - 2
+    index[0, 0] = num - 1
+    return index
+
+
+def beit_save_model(path, num_classes=0, key='model', **layout):
+    """A timm Beit (the beit branch's key layout) with random weights, written as the branch's
+    utils.save_model does: the model's state dict, with its persistent relative_position_index
+    buffers, plus mask_token and lm_head for a pretraining file (modeling_pretrain.py)."""
+    beit = Beit(
+        **BEIT_TINY,
+        num_classes=num_classes,
+        global_pool='avg' if num_classes else '',
+        init_values=0.1,
+        **layout).eval()
+    gen = torch.Generator().manual_seed(len(path.name))
+    with torch.no_grad():
+        for p in beit.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
+    state = dict(beit.state_dict())
+    index = beit_relative_position_index(BEIT_TINY['img_size'] // BEIT_TINY['patch_size'])
+    for k in [k for k in state if k.endswith('relative_position_bias_table')]:
+        state[k.replace('_bias_table', '_index')] = index.clone()
+    if not num_classes:
+        state.update({
+            'mask_token': torch.randn(1, 1, 64, generator=gen),
+            'lm_head.weight': torch.randn(48, 64, generator=gen),
+            'lm_head.bias': torch.randn(48, generator=gen)
+        })
+    args = argparse.Namespace(model='beit_base_patch16_224_8k_vocab', layer_scale_init_value=0.1)
+    torch.save({key: state, 'optimizer': {}, 'epoch': 1599, 'args': args}, path)
+    return beit, state
+
+
+def beit_vit(layout, **kwargs):
+    return DBotViT(
+        arch='tiny',
+        embed_dims=64,
+        depth=2,
+        num_heads=4,
+        img_size=32,
+        patch_size=8,
+        use_abs_pos_emb=layout.get('use_abs_pos_emb', True),
+        use_rel_pos_bias=layout.get('use_rel_pos_bias', False)
+        or layout.get('use_shared_rel_pos_bias', False),
+        layer_scale_init_value=0.1,
+        **kwargs).eval()
+
+
+@pytest.mark.parametrize('name', sorted(BEIT_LAYOUTS))
+def test_beit_pretraining_file_gives_beits_features(tmp_path, capsys, name):
+    """A beit-branch pretraining file converts; DBotViT with the options the tool prints gives
+    timm Beit's tokens on the same weights, and mask_token / lm_head go where DBOTCLIP has them."""
+    layout = BEIT_LAYOUTS[name]
+    src, dst = tmp_path / 'checkpoint-1599.pth', tmp_path / 'converted.pth'
+    beit, state = beit_save_model(src, **layout)
+    load_tool().main([str(src), str(dst)])
+    out = capsys.readouterr().out
+    rel_pos = name != 'abs'
+    assert f"its DBotViT: use_abs_pos_emb={layout['use_abs_pos_emb']}, " \
+        f'use_rel_pos_bias={rel_pos}, layer scale yes' in out
+    vit = beit_vit(
+        layout,
+        out_type='raw',
+        init_cfg=dict(type='Pretrained', checkpoint=str(dst), prefix='backbone.'))
+    vit.init_weights()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(vit(x)[0], beit.forward_features(x), rtol=1e-5, atol=1e-5)
+    converted = torch.load(dst, weights_only=True)['state_dict']
+    for k in ('mask_token', 'lm_head.weight', 'lm_head.bias'):
+        assert torch.equal(converted[k], state[k]), k
+    assert converted['backbone.blocks.0.attn.qkv.bias'][64:128].eq(0).all()
+    assert not any(k.endswith('_index') or k.startswith('backbone.rel_pos_bias') for k in converted)
+
+
+def test_beit_finetuned_file_gives_the_same_logits(tmp_path):
+    """A fine-tuned beit-branch classifier (modeling_finetune.py, a DeepSpeed ``module`` file)
+    through the ViT-H/14-448 config's model (backbone and head from the one file), at tiny size:
+    the logits of timm's Beit on the same weights."""
+    layout = dict(use_abs_pos_emb=False, use_rel_pos_bias=True)
+    src, dst = tmp_path / 'checkpoint-best.pth', tmp_path / 'converted.pth'
+    beit, _ = beit_save_model(src, num_classes=5, key='module', **layout)
+    load_tool().main([str(src), str(dst)])
+    cfg = Config.fromfile(
+        str(REPO / 'configs/cls/vit-huge-p14_dbot-clip_32xb32-coslr-10e_in1k-448px.py'))
+    backbone = dict(
+        cfg.model.backbone,
+        arch='tiny',
+        embed_dims=64,
+        depth=2,
+        num_heads=4,
+        img_size=32,
+        patch_size=8,
+        init_cfg=dict(cfg.model.backbone.init_cfg, checkpoint=str(dst)))
+    head = dict(
+        cfg.model.head,
+        num_classes=5,
+        in_channels=64,
+        init_cfg=[dict(cfg.model.head.init_cfg[0], checkpoint=str(dst))])
+    from mmengine.registry import DefaultScope
+    from mmpretrain.registry import MODELS
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(dict(cfg.model, backbone=backbone, head=head)).eval()
+    model.init_weights()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, mode='tensor'), beit(x), rtol=1e-5, atol=1e-5)
+
+
+def test_model_zoo_clip_releases():
+    """docs/model_zoo.md, the CLIP-distilled releases: every beit-branch link of the official
+    README has a row; a pretraining file converts to its configs' `pretrained` (the 224 px
+    fine-tuned ViT-H to the 448 px config's); the numbers are paper_results.json's."""
+    from dbot_mm.reporting.paper import load_paper_results
+    lines = (REPO / 'docs/model_zoo.md').read_text().splitlines()
+    start = lines.index('| release | converted file | config | reproduces |')
+    paper = {
+        (e['pretrain_config'], e['metric'], e['match'].get('input_size')): e['value']
+        for e in load_paper_results()['results'] if not e.get('baseline')
+    }
+    pretrain = {
+        'base': 'dbot-clip_vit-b-p16_clip-b16.py',
+        'large': 'dbot-clip_vit-l-p16_clip-l14.py',
+        'huge': 'dbot-clip_vit-h-p14_clip-l14.py'
+    }
+    releases, converted = [], None
+    for line in lines[start + 2:]:
+        if not line.startswith('|'):
+            break
+        release, target, config, value = (c.strip() for c in line.strip('|').split('|'))
+        if release:
+            releases.append(release[1:release.index(']')])
+            converted = target.strip('`')
+        name, note = config.split('`')[1], config.split('`')[2].strip()
+        cfg = Config.fromfile(str(REPO / 'configs' / name))
+        if note != '(test)':
+            assert cfg.pretrained == converted, (name, converted)
+        arch = cfg.model.backbone.arch
+        metric = {'cls': 'top1', 'det': 'APbox', 'seg': 'mIoU'}[name.split('/')[0]]
+        size = cfg.model.backbone.img_size if metric == 'top1' else None
+        assert float(value) == paper[(pretrain[arch], metric, size)], line
+    assert releases == [
+        f'{n}_clip_{a}_{kind}.pth'
+        for n, a in (('85.7', 'base'), ('87.8', 'large'), ('88.5', 'huge'))
+        for kind in ('pre', 'finetune')
+    ] + ['89.1_clip_huge_448_finetune.pth']

@@ -102,7 +102,14 @@ class DBotViT(VisionTransformer, BaseModule):
         drop_rate: dropout after the position embedding and in the blocks' projections.
         drop_path_rate: stochastic depth, linear 0 -> rate over the blocks.
         layer_scale_init_value: layer scale (0 = off).
-        use_rel_pos_bias: per-block relative position bias initialised at zero (ADE20K recipe).
+        use_rel_pos_bias: per-block relative position bias initialised at zero (ADE20K recipe),
+            or loaded (a beit-branch file's shared table is copied into every block when it is
+            converted, as its run_finetune.py does).
+        use_abs_pos_emb: False: no ``pos_embed`` (timm ``Beit``'s option; the beit branch's
+            run_finetune.py default, position from the relative position bias alone).
+        qkv_bias: a bias on q, k and v (timm's ``qkv.bias``). BEiT's q/v-only bias is this one
+            with a zero key part: a key bias adds the same q.b_k to every score of a query,
+            which the softmax cancels, so a learnt one changes nothing either.
         freeze_pos_embed: True for the fixed 2-D sin-cos embedding of pretraining; False lets
             fine-tuning learn it (initialised from the checkpoint).
         out_type: 'cls_token' (after the final norm), 'avg_featmap' (mean of patch tokens and
@@ -112,7 +119,9 @@ class DBotViT(VisionTransformer, BaseModule):
         final_norm: apply ``norm`` after the last block (to the last block's output only).
         with_cp: activation checkpointing of every block (timm's ``grad_checkpointing``).
         init_cfg: ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')`` loads with
-            strict key checks (:func:`dbot_mm.models.utils.pretrained.load_backbone_checkpoint`).
+            strict key checks (:func:`dbot_mm.models.utils.pretrained.load_backbone_checkpoint`);
+            ``drop_trained=True`` (or a list of key parts) lets it drop trained weights this
+            model has no place for.
     """
 
     def __init__(self,
@@ -130,6 +139,7 @@ class DBotViT(VisionTransformer, BaseModule):
                  drop_path_rate: float = 0.,
                  layer_scale_init_value: float = 0.,
                  use_rel_pos_bias: bool = False,
+                 use_abs_pos_emb: bool = True,
                  freeze_pos_embed: bool = True,
                  out_type: str = 'cls_token',
                  out_indices: Union[int, Sequence[int]] = -1,
@@ -159,6 +169,7 @@ class DBotViT(VisionTransformer, BaseModule):
             mlp_ratio=mlp_ratio,
             qkv_bias=qkv_bias,
             init_values=layer_scale_init_value or None,
+            pos_embed='learn' if use_abs_pos_emb else 'none',
             final_norm=final_norm or avg,
             fc_norm=avg,
             dynamic_img_size=True,
@@ -175,7 +186,8 @@ class DBotViT(VisionTransformer, BaseModule):
             self.norm = norm_layer(self.embed_dim)
         # Frozen in __init__: mmengine's Runner wraps the model in DDP when it is built, before
         # train() calls init_weights, and DDP only registers parameters that need grads.
-        self.pos_embed.requires_grad_(not freeze_pos_embed)
+        if use_abs_pos_emb:
+            self.pos_embed.requires_grad_(not freeze_pos_embed)
         self.set_grad_checkpointing(with_cp)
         self.arch, self.depth, self.num_heads = arch, depth, num_heads
         self.embed_dims = self.embed_dim
@@ -184,6 +196,7 @@ class DBotViT(VisionTransformer, BaseModule):
         self.out_type, self.out_indices, self.final_norm = out_type, out_indices, final_norm
         self.layer_scale_init_value = layer_scale_init_value
         self.use_rel_pos_bias = bool(use_rel_pos_bias and depth)
+        self.use_abs_pos_emb = use_abs_pos_emb
         self.reset_parameters()
 
     @property
@@ -196,8 +209,9 @@ class DBotViT(VisionTransformer, BaseModule):
 
         Called again by the bootstrapping hook to re-initialise the student at a stage boundary.
         """
-        pos = get_2d_sincos_pos_embed(self.embed_dims, self.grid_size, cls_token=True)
-        self.pos_embed.data.copy_(pos.unsqueeze(0))
+        if self.pos_embed is not None:
+            pos = get_2d_sincos_pos_embed(self.embed_dims, self.grid_size, cls_token=True)
+            self.pos_embed.data.copy_(pos.unsqueeze(0))
         w = self.patch_embed.proj.weight.data
         nn.init.xavier_uniform_(w.view(w.shape[0], -1))
         nn.init.zeros_(self.patch_embed.proj.bias)
@@ -220,7 +234,8 @@ class DBotViT(VisionTransformer, BaseModule):
             self,
             pretrained.checkpoint,
             prefix=pretrained.prefix,
-            map_location=pretrained.map_location)
+            map_location=pretrained.map_location,
+            drop_trained=pretrained.drop_trained)
         self._is_init = True
 
     # -------------------------------------------------------------------------- forward
@@ -243,6 +258,8 @@ class DBotViT(VisionTransformer, BaseModule):
         """(B, H, W, C) patch embeddings -> (B, H*W, C) tokens with their position embedding."""
         hw = tuple(x.shape[1:3])
         pos = self.pos_embed
+        if pos is None:
+            return x.flatten(1, 2)
         if hw != self.grid_size:
             # bicubic without antialias, as MAE's interpolate_pos_embed and our loader (timm's
             # _pos_embed antialiases)
@@ -257,7 +274,8 @@ class DBotViT(VisionTransformer, BaseModule):
         return self._add_pos_embed(self.patch_embed(x))
 
     def add_cls_token(self, x: torch.Tensor) -> torch.Tensor:
-        cls = (self.cls_token + self.pos_embed[:, :1]).expand(x.shape[0], -1, -1)
+        cls = self.cls_token if self.pos_embed is None else self.cls_token + self.pos_embed[:, :1]
+        cls = cls.expand(x.shape[0], -1, -1)
         return self.pos_drop(torch.cat([cls, x], dim=1))
 
     def _pos_embed(self, x: torch.Tensor) -> torch.Tensor:

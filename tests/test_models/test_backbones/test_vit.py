@@ -1,11 +1,14 @@
 """DBotViT computes timm's VisionTransformer where the architectures coincide (MAE's ViT: CLS
-token, LayerNorm eps 1e-6, qkv bias, optional layer scale), on the same weights."""
+token, LayerNorm eps 1e-6, qkv bias, optional layer scale), and timm's Beit with the BEiT options
+(no absolute position embedding, a relative position bias per block, layer scale, q/v bias), on
+the same weights."""
 from functools import partial
 
 import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from timm.models.beit import Beit
 from timm.models.vision_transformer import VisionTransformer
 
 from dbot_mm.models.backbones.vit import DBotViT
@@ -96,3 +99,58 @@ def test_relative_position_bias_draws_no_random_numbers():
     assert len(tables) == ARCH['depth'] and not any(with_bias[k].any() for k in tables)
     for k, v in plain.items():
         assert torch.equal(v, with_bias[k]), k
+
+
+def beit_pair(out_type, final_norm, global_pool, **kwargs):
+    """timm's Beit (relative position bias per block, layer scale, q and v biases) with random
+    weights, and a DBotViT with the BEiT options holding them: q/v biases -> ``qkv.bias`` with a
+    zero key part, ``gamma_1/2`` -> ``ls1/2.gamma``, the table under ``rel_pos_bias``."""
+    beit = Beit(
+        embed_dim=64,
+        num_classes=0,
+        global_pool=global_pool,
+        use_abs_pos_emb=False,
+        use_rel_pos_bias=True,
+        init_values=0.1,
+        **ARCH).eval()
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in beit.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
+    src, state = beit.state_dict(), {}
+    for k, v in src.items():
+        if k.endswith('q_bias'):
+            state[k[:-6] + 'qkv.bias'] = torch.cat([v, torch.zeros_like(v), src[k[:-6] + 'v_bias']])
+        elif not k.endswith('v_bias'):
+            for old, new in (('gamma_1', 'ls1.gamma'), ('gamma_2', 'ls2.gamma'),
+                             ('attn.relative_position_bias_table',
+                              'rel_pos_bias.relative_position_bias_table')):
+                k = k.replace(old, new)
+            state[k] = v
+    ours = DBotViT(
+        arch='tiny',
+        embed_dims=64,
+        out_type=out_type,
+        final_norm=final_norm,
+        use_abs_pos_emb=False,
+        use_rel_pos_bias=True,
+        layer_scale_init_value=0.1,
+        **ARCH,
+        **kwargs).eval()
+    ours.load_state_dict(state, strict=True)
+    return ours, beit
+
+
+@torch.no_grad()
+def test_beit_options_equal_timm_beit():
+    x = torch.randn(2, 3, 32, 32)
+    ours, beit = beit_pair('raw', True, '')
+    assert ours.pos_embed is None and 'pos_embed' not in ours.state_dict()
+    torch.testing.assert_close(ours(x)[0], beit.forward_features(x), rtol=1e-5, atol=1e-5)
+    ours, beit = beit_pair('avg_featmap', False, 'avg')  # BEiT's mean pooling + fc_norm
+    expected = beit.forward_head(beit.forward_features(x), pre_logits=True)
+    torch.testing.assert_close(ours(x)[0], expected, rtol=1e-5, atol=1e-5)
+    ours, beit = beit_pair('featmap', True, '', out_indices=(0, 2))  # no norm before the last
+    expected = beit.forward_intermediates(x, indices=[0, 2], intermediates_only=True)
+    for got, want in zip(ours(x), expected, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)

@@ -246,6 +246,95 @@ def test_shallower_checkpoint_into_deeper_model(tmp_path, sources):
     assert_state_equal(vit, before)
 
 
+@pytest.fixture(scope='module')
+def beit_style_ckpt(tmp_path_factory):
+    """A CLIP-distilled student's file: layer scale and a relative position bias per block."""
+    path = str(tmp_path_factory.mktemp('beit') / 'clip_student.pth')
+    vit = randomized(tiny_vit(layer_scale_init_value=0.1, use_rel_pos_bias=True), 4)
+    torch.save(dict(state_dict=prefixed(vit, 'backbone.')), path)
+    return path, vit
+
+
+def test_dropping_trained_weights_is_an_error_unless_opted_in(beit_style_ckpt):
+    """A config without layer scale / relative position bias would drop trained parameters of
+    the file: one line naming them and the options, nothing loaded; drop_trained opts in."""
+    path, source = beit_style_ckpt
+    vit = tiny_vit()
+    before = clone_state(vit)
+    with pytest.raises(CheckpointLoadError) as err:
+        load_backbone_checkpoint(vit, path, prefix='backbone.')
+    assert_one_line(err, path, 'blocks.0.ls1.gamma', 'relative_position_bias_table',
+                    'layer_scale_init_value > 0', 'use_rel_pos_bias=True', 'drop_trained=True')
+    assert_state_equal(vit, before)
+    # only the named parts may go
+    with pytest.raises(CheckpointLoadError) as err:
+        load_backbone_checkpoint(vit, path, prefix='backbone.', drop_trained=['rel_pos_bias'])
+    message = assert_one_line(err, path, 'blocks.0.ls1.gamma')
+    assert 'relative_position_bias_table' not in message
+    report = load_backbone_checkpoint(vit, path, prefix='backbone.', drop_trained=['.ls', 'rel_'])
+    assert len(report.unexpected) == 2 * 2 + 2 and report.missing == []
+    # through the config: init_cfg drop_trained=True
+    vit = tiny_vit(
+        init_cfg=dict(type='Pretrained', checkpoint=path, prefix='backbone.', drop_trained=True))
+    vit.init_weights()
+    state = source.state_dict()
+    assert_state_equal(vit, {k: v for k, v in state.items() if k in vit.state_dict()})
+    # a backbone with them loads every tensor
+    vit = tiny_vit(layer_scale_init_value=1.0, use_rel_pos_bias=True)
+    report = load_backbone_checkpoint(vit, path, prefix='backbone.')
+    assert report.missing == [] and report.unexpected == []
+    assert_state_equal(vit, state)
+
+
+def test_pos_embed_and_deeper_blocks_are_trained_weights(tmp_path, beit_style_ckpt):
+    path, _ = beit_style_ckpt
+    kwargs = dict(layer_scale_init_value=0.1, use_rel_pos_bias=True)
+    with pytest.raises(CheckpointLoadError) as err:
+        load_backbone_checkpoint(tiny_vit(use_abs_pos_emb=False, **kwargs), path, 'backbone.')
+    assert_one_line(err, 'no place for: pos_embed', 'use_abs_pos_emb=True')
+    vit = tiny_vit(use_abs_pos_emb=False, **kwargs)
+    assert load_backbone_checkpoint(vit, path, 'backbone.', drop_trained=True).unexpected == \
+        ['pos_embed']
+    with pytest.raises(CheckpointLoadError) as err:
+        load_backbone_checkpoint(tiny_vit(depth=1, **kwargs), path, 'backbone.')
+    assert_one_line(err, 'blocks.1.', 'depth=2')
+
+
+def test_relative_position_bias_resized_as_beit(tmp_path):
+    """Another grid: each table resampled at BEiT's geometric positions by an interpolating cubic
+    spline (run_finetune.py): values at the shared offsets 0 and +-1 and the 3 CLS entries kept,
+    and a table linear in those positions is that linear function on the new offsets."""
+    from dbot_mm.models.utils.pretrained import _beit_positions
+    src = tiny_vit(img_size=48, use_rel_pos_bias=True)  # 6 x 6 grid: 11 x 11 offsets + 3
+    gen = torch.Generator().manual_seed(5)
+    pos = torch.as_tensor(_beit_positions(11, 15), dtype=torch.float32)  # to the 8 x 8 grid
+    assert pos[5] == 0 and pos[6] == 1 and pos[-1] == pytest.approx(7, abs=1e-4)
+    linear = 0.3 * pos[:, None] - 0.7 * pos[None, :] + 0.1  # (dy, dx) -> value
+    with torch.no_grad():
+        src.blocks[0].rel_pos_bias.relative_position_bias_table.copy_(
+            torch.cat([linear.reshape(121, 1).expand(121, 2),
+                       torch.randn(3, 2, generator=gen)]))
+        src.blocks[1].rel_pos_bias.relative_position_bias_table.normal_(generator=gen)
+    path = str(tmp_path / 'rel.pth')
+    torch.save(src.state_dict(), path)
+    big = tiny_vit(img_size=64, use_rel_pos_bias=True)
+    report = load_backbone_checkpoint(big, path)
+    tables = [f'blocks.{i}.rel_pos_bias.relative_position_bias_table' for i in range(2)]
+    assert report.resized == ['pos_embed'] + tables
+    old = [src.state_dict()[k] for k in tables]
+    new = [big.state_dict()[k] for k in tables]
+    assert new[0].shape == (15 * 15 + 3, 2)
+    d = torch.arange(-7., 8.)
+    expected = 0.3 * d[:, None] - 0.7 * d[None, :] + 0.1
+    torch.testing.assert_close(
+        new[0][:-3], expected.reshape(-1, 1).expand(-1, 2), atol=1e-4, rtol=0)
+    grid_old, grid_new = old[1][:-3].reshape(11, 11, 2), new[1][:-3].reshape(15, 15, 2)
+    torch.testing.assert_close(grid_new[6:9, 6:9], grid_old[4:7, 4:7], atol=1e-5, rtol=0)
+    for o, n in zip(old, new):
+        assert torch.equal(n[-3:], o[-3:])
+    big(torch.randn(1, 3, 64, 64))
+
+
 def test_not_a_state_dict(tmp_path):
     path = str(tmp_path / 'tensor.pth')
     torch.save(torch.zeros(3), path)
@@ -292,9 +381,10 @@ def test_unreadable_file_is_one_line(tmp_path, sources, content, needle):
         (dict(type='Pretrained', checkpoint=''), ['needs checkpoint']),
         (dict(type='Pretrained', checkpoint='a.pth', prefx='backbone.'), ["['prefx']"]),
         (dict(type='Pretrained', checkpoint='a.pth', prefix=1), ['prefix must be a string']),
+        (dict(type='Pretrained', checkpoint='a.pth', drop_trained='1'), ['drop_trained', "'1'"]),
         ('a.pth', ['must be a dict', "'a.pth'"]),
     ],
-    ids=['list', 'no-checkpoint', 'empty-checkpoint', 'typo', 'prefix-int', 'str'])
+    ids=['list', 'no-checkpoint', 'empty-checkpoint', 'typo', 'prefix-int', 'drop-str', 'str'])
 def test_bad_pretrained_init_cfg_is_one_line(init_cfg, needles):
     with pytest.raises(CheckpointLoadError) as err:
         pretrained_from_init_cfg(init_cfg, 'DBotViT')
