@@ -6,4 +6,5 @@ param_scheduler = [dict(_base_.param_scheduler[0], stage_epochs=stage_epochs)]
 custom_hooks = [
     dict(type='DBotBootstrapHook', stage_epochs=stage_epochs, reset_optimizer=False),
     dict(type='RandomStateHook'),
+    _base_.custom_hooks[2],  # KNNWatchHook
 ]

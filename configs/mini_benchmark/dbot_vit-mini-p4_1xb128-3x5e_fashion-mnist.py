@@ -28,9 +28,18 @@ optim_wrapper = dict(
 param_scheduler = [dict(_base_.param_scheduler[0], stage_epochs=stage_epochs, warmup_epochs=1)]
 train_cfg = dict(max_epochs=stage_epochs[-1])
 auto_scale_lr = dict(base_batch_size=128)
+# k-NN top-1 of the student after every epoch and of each stage's teacher (KNNWatchHook): 1000
+# images of the val/ folder beside the training images (500 memory, 500 queries), through the
+# fine-tune config's test pipeline, the protocol of eval_frozen_features.py
 custom_hooks = [
     dict(type='DBotBootstrapHook', stage_epochs=stage_epochs, reset_optimizer=False),
     dict(type='RandomStateHook'),
+    dict(
+        type='KNNWatchHook',
+        data='val',
+        num_images=1000,
+        pipeline=[dict(type='LoadImageFromFile'),
+                  dict(type='PackInputs')]),
 ]
 default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=5, max_keep_ckpts=1))
 randomness = dict(seed=0)

@@ -5,12 +5,57 @@
 images vote with weight ``exp(sim / T)``. ``linear_probe_accuracy`` is a multinomial logistic
 regression on standardised features solved full-batch with L-BFGS, its L2 penalty chosen on a
 held-out part of the training set (the cheap stand-in for MAE's SGD linear probe at small scale).
-Both run on the device of the features they are given.
+Both run on the device of the features they are given. The features come from
+``extract_features``, shared by ``tools/analysis_tools/eval_frozen_features.py`` and the
+``KNNWatchHook`` of pretraining, so the two report the same protocol.
 """
-from typing import Dict, Optional, Sequence
+import contextlib
+from typing import Callable, Dict, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
+from mmengine.dataset import pseudo_collate
+
+
+def feature_loader(dataset, batch_size: int, num_workers: int) -> torch.utils.data.DataLoader:
+    """``dataset`` in order, as mmengine's test loaders collate it."""
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        collate_fn=pseudo_collate)
+
+
+def vit_features(vit: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """(B, D) float32: the mean of a ``DBotViT``'s last-block patch tokens after its final norm
+    (MAE's global pool, without the fine-tuning ``fc_norm``). A teacher whose weights are stored in
+    the AMP dtype (``DBOT(amp_teacher_weights)``) runs under autocast of that dtype."""
+    dtype = vit.patch_embed.proj.weight.dtype
+    amp = torch.autocast(images.device.type, dtype=dtype) if dtype != torch.float32 else None
+    with amp or contextlib.nullcontext():
+        tokens = vit.norm(vit.forward_target(images))
+    return tokens[:, 1:].mean(dim=1).float()
+
+
+@torch.no_grad()
+def extract_features(loader,
+                     preprocessor: torch.nn.Module,
+                     vit: Optional[torch.nn.Module] = None,
+                     log: Optional[Callable[[int, int], None]] = None):
+    """Features (N, D) float32 on the preprocessor's device and labels (N,) of every image of
+    ``loader`` (``preprocessor(data, training=False)``): :func:`vit_features` of ``vit`` in its
+    current mode (the callers set eval), or the flattened normalised pixels without one;
+    ``log(batches done, batches)`` after each batch."""
+    feats, labels = [], []
+    for i, data in enumerate(loader):
+        data = preprocessor(data, training=False)
+        x = data['inputs']
+        feats.append(x.flatten(1).float() if vit is None else vit_features(vit, x))
+        labels.append(torch.cat([s.gt_label for s in data['data_samples']]).cpu())
+        if log is not None:
+            log(i + 1, len(loader))
+    return torch.cat(feats), torch.cat(labels)
 
 
 def _check(train_feats, train_labels, val_feats, val_labels) -> None:

@@ -97,14 +97,28 @@ def _gain_lines(stats, methods, setting) -> List[str]:
     return lines
 
 
+def _knn_per_stage(r) -> str:
+    """The student's last KNNWatchHook top-1 in each stage ('-' where none)."""
+    points = r.knn_curves.get('student', [])
+    last = [[v for x, v in points if lo < x <= hi] for lo, hi in zip(r.stages, r.stages[1:])]
+    return ', '.join(f'{v[-1]:.1f}' if v else '-' for v in last)
+
+
 def _pretrain_lines(tables: BenchmarkTables) -> List[str]:
     lines = [
-        '## Pretraining runs', '', '| run | teacher | stages | last loss per stage | status |',
-        '|---|---|---|---|---|'
+        '## Pretraining runs', '',
+        '| run | teacher | stages | last loss per stage | k-NN watch per stage | status |',
+        '|---|---|---|---|---|---|'
     ]
     for r in sorted(tables.pretrain, key=lambda r: r.run):
         losses = ', '.join('-' if loss is None else f'{loss:.4f}' for _, loss, _ in r.stage_losses)
-        lines.append(f'| {r.run} | {r.teacher} | {r.stages} | {losses} | {r.status} |')
+        lines.append(f'| {r.run} | {r.teacher} | {r.stages} | {losses} | {_knn_per_stage(r)} | '
+                     f'{r.status} |')
+    lines += [
+        '', '*k-NN watch*: the student\'s last k-NN top-1 of each stage (`KNNWatchHook`, every '
+        'epoch: up to 1000 val images, half classified against the other half); the curves, '
+        'with each stage\'s teacher, are beside the loss in `tables/pretrain_loss_<run>.png`.'
+    ]
     return lines
 
 

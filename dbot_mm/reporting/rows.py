@@ -4,7 +4,7 @@ say why."""
 import os.path as osp
 import statistics
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from . import labels as L
 from .paper import lookup
@@ -32,6 +32,7 @@ class PretrainRow:
     loss_curve: List[Tuple[float, float]] = field(default_factory=list)
     curve_unit: str = 'epoch'
     teacher_key: Optional[str] = None  # of paper_results.json for its downstream rows
+    knn_curves: Dict[str, List[Tuple[int, float]]] = field(default_factory=dict)  # KNNWatchHook
 
 
 @dataclass
@@ -137,6 +138,13 @@ def pretrain_row(name: str, run: Run, issues: List[Issue]) -> PretrainRow:
         curve, unit = [(int(r['iter']) / ipe, float(r['loss'])) for r in losses], 'epoch'
     else:
         curve, unit = [(float(r['iter']), float(r['loss'])) for r in losses], 'iteration'
+    # KNNWatchHook's step is the epoch from 1; the teacher's is the first it teaches, drawn at
+    # the stage boundary (epochs done)
+    knn = {
+        who: [(int(r['step']) - shift, float(r[f'knn/{who}_top1'])) for r in run.val
+              if is_number(r.get(f'knn/{who}_top1'))]
+        for who, shift in (('student', 0), ('teacher', 1))
+    }
     return PretrainRow(
         run=name,
         work_dir=run.path,
@@ -156,7 +164,8 @@ def pretrain_row(name: str, run: Run, issues: List[Issue]) -> PretrainRow:
         notes=notes + ws_notes + _notes(run),
         loss_curve=curve,
         curve_unit=unit,
-        teacher_key=key)
+        teacher_key=key,
+        knn_curves=knn)
 
 
 def _stage_losses(losses: List[dict], stages: List[int], done: int, ipe: Optional[int]):

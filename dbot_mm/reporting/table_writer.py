@@ -187,9 +187,22 @@ def write_outputs(tables: BenchmarkTables, out_dir: str, plots: bool = True) -> 
     return written
 
 
+def _plot_knn(ax, r) -> None:
+    """KNNWatchHook's k-NN top-1: the student one line per stage, the teachers as crosses."""
+    by_stage = {}
+    for x, v in r.knn_curves.get('student', []):
+        by_stage.setdefault(1 + sum(b < x for b in r.stages[1:-1]), []).append((x, v))
+    for k, points in sorted(by_stage.items()):
+        ax.plot(*zip(*points), marker='o', label=f'student, stage {k}')
+    if r.knn_curves.get('teacher'):
+        ax.plot(*zip(*r.knn_curves['teacher']), 'kx', markersize=9, label='teacher of the stage')
+    ax.set(xlabel='epoch', ylabel='k-NN top-1 (%)', title='k-NN on the watch set')
+
+
 def write_plots(tables: BenchmarkTables, out_dir: str) -> Dict[str, str]:
-    """``pretrain_loss_<run>.png`` (stage boundaries as dashed vertical lines) and
-    ``downstream_<task>_<metric>.png`` (one line per run)."""
+    """``pretrain_loss_<run>.png`` (stage boundaries as dashed vertical lines; the k-NN watch
+    curve beside the loss when the run has one) and ``downstream_<task>_<metric>.png`` (one line
+    per run)."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -197,12 +210,18 @@ def write_plots(tables: BenchmarkTables, out_dir: str) -> Dict[str, str]:
     figures, curves = [], {}
     for r in tables.pretrain:
         if r.loss_curve:
-            fig, ax = plt.subplots(figsize=(7, 4))
+            knn = any(r.knn_curves.values())
+            fig, axes = plt.subplots(1, 1 + knn, figsize=(7 + 5 * knn, 4), squeeze=False)
+            ax, axes = axes[0][0], list(axes[0])
             ax.plot(*zip(*r.loss_curve), label='loss')
-            for i, b in enumerate(r.stages[1:-1] if r.curve_unit == 'epoch' else []):
-                ax.axvline(b, color='gray', linestyle='--', label=None if i else 'stage boundary')
             ax.set(xlabel=r.curve_unit, ylabel='loss', title=f'{r.run}: {r.model} ({r.status})')
-            figures.append((f'pretrain_loss_{_slug(r.run)}.png', fig, ax, None))
+            if knn:
+                _plot_knn(axes[1], r)
+            for a in axes if r.curve_unit == 'epoch' else axes[1:]:
+                for i, b in enumerate(r.stages[1:-1]):
+                    a.axvline(
+                        b, color='gray', linestyle='--', label=None if i else 'stage boundary')
+            figures.append((f'pretrain_loss_{_slug(r.run)}.png', fig, axes, None))
     for row in (row for g in tables.groups for row in g.rows if row.curve):
         curves.setdefault((row.task, row.metric), []).append(row)
     for (task, metric), rows in sorted(curves.items()):
@@ -210,11 +229,12 @@ def write_plots(tables: BenchmarkTables, out_dir: str) -> Dict[str, str]:
         for row in rows:
             ax.plot(*zip(*row.curve), marker='o', label=f'{row.run} ({row.init})')
         ax.set(xlabel=rows[0].curve_unit, ylabel=metric, title=f'{task} {metric} (validation)')
-        figures.append((f'downstream_{_slug(task)}_{_slug(metric)}.png', fig, ax, 'small'))
+        figures.append((f'downstream_{_slug(task)}_{_slug(metric)}.png', fig, [ax], 'small'))
     written = {}
-    for name, fig, ax, fontsize in figures:
-        ax.legend(fontsize=fontsize)
-        ax.grid(alpha=0.3)
+    for name, fig, axes, fontsize in figures:
+        for ax in axes:
+            ax.legend(fontsize=fontsize)
+            ax.grid(alpha=0.3)
         written[name] = osp.join(out_dir, name)
         fig.savefig(written[name], dpi=100, bbox_inches='tight')
         plt.close(fig)
