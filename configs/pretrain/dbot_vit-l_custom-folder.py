@@ -8,4 +8,9 @@ train_dataloader = dict(
             type='ImageFolder',
             data_root='data/my_images',
             pipeline=_base_.train_pipeline)))
-default_hooks = dict(bad_files=dict(type='BadFilesHook', max_fraction=0.001))
+# k-NN top-1 of the student (and each stage's teacher) on a labelled folder, off until one is
+# given: --cfg-options default_hooks.knn_watch.data=MY_VAL (class subfolders; absolute, or
+# relative to data_root), every 20 epochs on 1000 of its images (KNNWatchHook)
+default_hooks = dict(
+    bad_files=dict(type='BadFilesHook', max_fraction=0.001),
+    knn_watch=dict(type='KNNWatchHook', data=None, num_images=1000, interval=20))

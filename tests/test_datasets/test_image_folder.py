@@ -152,6 +152,7 @@ def test_folder_configs_are_the_paper_configs_on_a_folder(arch, folder):
         for k, v in paper.train_dataloader.items() if k != 'dataset'
     }
     assert cfg.default_hooks.pop('bad_files') == dict(type='BadFilesHook', max_fraction=0.001)
+    assert cfg.default_hooks.pop('knn_watch')['data'] is None  # off until a folder is given
     assert cfg.default_hooks == paper.default_hooks
     init_default_scope('mmpretrain')
     dataset = DATASETS.build(loader.dataset)
@@ -169,3 +170,29 @@ def test_fast_pipeline_switch_keeps_the_folder(tmp_path, folder):
     fast = Config.fromfile(REPO / 'configs/pretrain/dbot_vit-b_fast-pipeline.py')
     assert cfg.train_dataloader.dataset.dataset.pipeline == fast.train_pipeline
     assert cfg.train_dataloader.dataset.dataset.type == 'ImageFolder'
+
+
+def test_knn_watch_of_the_folder_config_reads_the_given_labelled_folder(tmp_path, imagenet_root):
+    """--cfg-options default_hooks.knn_watch.data=DIR turns the k-NN watch on: its memory and
+    query loaders read that folder's class subfolders at the student's input size."""
+    from mmengine.runner import Runner
+
+    from dbot_mm.engine.hooks import KNNWatchHook
+    cfg = Config.fromfile(REPO / 'configs/pretrain/dbot_vit-b_custom-folder.py')
+    train = str(Path(imagenet_root) / 'train')
+    cfg.merge_from_dict({
+        'train_dataloader.dataset.dataset.data_root': train,
+        'default_hooks.knn_watch.data': train,
+        'default_hooks.knn_watch.num_images': 8,
+        'train_dataloader.num_workers': 0,
+        'train_dataloader.persistent_workers': False,
+        'optim_wrapper.type': 'OptimWrapper',
+        'work_dir': str(tmp_path),
+    })
+    runner = Runner.from_cfg(cfg)
+    hook = next(h for h in runner.hooks if isinstance(h, KNNWatchHook))
+    hook.before_train(runner)
+    memory, queries = hook.loaders
+    assert len(memory.dataset) + len(queries.dataset) == 8
+    batch = next(iter(queries))
+    assert batch['inputs'][0].shape == (3, 224, 224)
