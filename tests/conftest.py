@@ -44,3 +44,13 @@ def coco_root(coco_data):
 @pytest.fixture(scope='session')
 def ade_root(ade_data):
     return ade_data['data_root']
+
+
+@pytest.fixture
+def mmpretrain_scope():
+    """mmpretrain as the default scope: registries build in the current scope, and an earlier
+    test of the same worker may have left mmdet's or mmseg's current (a file-level
+    ``pytestmark = pytest.mark.usefixtures('mmpretrain_scope')`` for tests that build DBOT models
+    through a registry)."""
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmpretrain')

@@ -15,6 +15,8 @@ from dbot_mm.models.backbones.vit import DBotViT
 from dbot_mm.utils.checkpoint import CheckpointLoadError
 from tests.helpers.tools import import_tool
 
+pytestmark = pytest.mark.usefixtures('mmpretrain_scope')
+
 TINY = dict(arch='tiny', embed_dims=32, depth=2, num_heads=2, img_size=32, patch_size=8)
 MEAN, STD = [10., 20., 30.], [40., 50., 60.]
 

@@ -10,6 +10,8 @@ from mmpretrain.registry import MODELS
 
 import dbot_mm  # noqa: F401
 
+pytestmark = pytest.mark.usefixtures('mmpretrain_scope')
+
 REPO = Path(__file__).resolve().parents[2]
 
 # official main branch models_mae.py mae_vit_{base,large}_patch16 / mae_vit_huge_patch14:

@@ -11,6 +11,8 @@ from mmpretrain.registry import MODELS
 
 import dbot_mm  # noqa: F401
 
+pytestmark = pytest.mark.usefixtures('mmpretrain_scope')
+
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((REPO / 'configs/cls').glob('vit-base-p16_8xb96-coslr-*_transfer-*.py'))
 

@@ -17,6 +17,8 @@ from mmpretrain.registry import DATASETS, MODELS
 import dbot_mm  # noqa: F401
 from tests.helpers.clip import make_tiny_clip
 
+pytestmark = pytest.mark.usefixtures('mmpretrain_scope')
+
 REPO = Path(__file__).resolve().parents[2]
 CFG = REPO / 'configs/pretrain/dbot-clip_vit-h-p14_clip-l14.py'
 

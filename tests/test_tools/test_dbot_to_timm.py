@@ -19,6 +19,8 @@ from dbot_mm.models.backbones.vit import DBotViT
 from dbot_mm.utils.checkpoint import CheckpointLoadError
 from tests.helpers.tools import import_tool
 
+pytestmark = pytest.mark.usefixtures('mmpretrain_scope')
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'model_converters', 'dbot_to_timm.py')
 # 32 wide, 2 heads: not a standard width, so the head count must come from the saved config

@@ -12,6 +12,8 @@ import dbot_mm  # noqa: F401
 from dbot_mm.models.backbones.vit import DBotViT
 from tests.helpers.tools import import_tool
 
+pytestmark = pytest.mark.usefixtures('mmpretrain_scope')
+
 TOOL = 'analysis_tools/visualize_features.py'
 
 

@@ -9,6 +9,8 @@ from mmpretrain.registry import MODELS
 import dbot_mm  # noqa: F401
 from dbot_mm.models import random_masking
 
+pytestmark = pytest.mark.usefixtures('mmpretrain_scope')
+
 REPO = Path(__file__).resolve().parents[3]
 
 

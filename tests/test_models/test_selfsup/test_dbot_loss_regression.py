@@ -15,6 +15,8 @@ from mmpretrain.structures import DataSample
 
 import dbot_mm  # noqa: F401  (registers DBOT)
 
+pytestmark = pytest.mark.usefixtures('mmpretrain_scope')
+
 MEAN, STD = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
 BATCH, IMG, PATCH, DIMS, HEADS, DEPTH, DEC_DIMS, DEC_HEADS = 2, 32, 8, 32, 2, 2, 16, 2
 NUM_PATCHES = (IMG // PATCH)**2
