@@ -54,3 +54,25 @@ def mmpretrain_scope():
     through a registry)."""
     from mmengine.registry import init_default_scope
     init_default_scope('mmpretrain')
+
+
+def _managed_classes(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _managed_classes(sub)
+
+
+@pytest.fixture(autouse=True)
+def fresh_mmengine_instances():
+    """After each test, forget mmengine's global logger, visualizer and message-hub instances.
+
+    mmengine keys them by experiment name, i.e. config name + the second the Runner was built: two
+    tests of one worker that build the same config within a second would share them, and one run's
+    log file and ``scalars.json`` would land in the other's work dir. Default scopes are kept
+    (tests set them at module level)."""
+    yield
+    from mmengine.registry import DefaultScope
+    from mmengine.utils import ManagerMixin
+    for cls in _managed_classes(ManagerMixin):
+        if not issubclass(cls, DefaultScope):
+            cls._instance_dict.clear()
