@@ -38,6 +38,55 @@ def run(argv, log) -> Tuple[int, float]:
     return os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime
 
 
+def run_plan(plan: list, plan_dir) -> list:
+    """Run ``plan`` (the ``PLAN.json`` items) through this module in a subprocess from the
+    repository root, single-threaded; the per-run JSON lines it prints, one a run."""
+    import subprocess
+
+    root = TRAIN.parents[1]
+    plan_file = Path(plan_dir) / 'plan.json'
+    plan_file.write_text(json.dumps(plan))
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS='1',
+        MKL_NUM_THREADS='1',
+        PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get('PYTHONPATH')])))
+    proc = subprocess.run([sys.executable, '-m', 'tests.helpers.forked_runs',
+                           str(plan_file)],
+                          cwd=root,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{')]
+    assert len(results) == len(plan), proc.stdout + proc.stderr[-3000:]
+    return results
+
+
+def train_runs(tmp_path, runs) -> list:
+    """tools/train.py once per (config, work_dir, log, extra args), one after the other, each
+    forked from a process that imported everything once: (rc, log text, (seconds, CPU s))."""
+    plan = [
+        dict(argv=[str(c), '--work-dir', str(w), *extra], log=str(log)) for c, w, log, extra in runs
+    ]
+    results = run_plan(plan, tmp_path)
+    return [(r['rc'], Path(log).read_text(), (r['seconds'], r['cpu']))
+            for r, (_, _, log, _) in zip(results, runs)]
+
+
+def assert_same_state(expected: dict, got: dict) -> None:
+    """Nested dicts of tensors (weights, optimizer state) equal key for key, bit for bit."""
+    import torch
+
+    assert expected.keys() == got.keys()
+    for k in expected:
+        if isinstance(expected[k], dict):
+            assert_same_state(expected[k], got[k])
+        else:
+            assert torch.equal(expected[k], got[k]), k
+
+
 def main(plan_file) -> None:
     import mmengine.config.config as mmengine_config
     import torch

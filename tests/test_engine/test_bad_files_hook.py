@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.helpers.forked_runs import assert_same_state, train_runs
 from tests.helpers.tiny_pretrain import tiny_cfg
 from tests.test_datasets.test_image_folder import write_bad_files
-from tests.test_engine.test_preemption import _assert_same, _train_runs
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGES = [0, 1, 2]  # 64 good images, batch 16: 4 iterations an epoch, 8 in all
@@ -52,7 +52,7 @@ def test_bad_files_are_logged_replaced_counted_and_resumed_bit_exactly(tmp_path,
     runs = [(_config(tmp_path, folder, 'clean'), clean, tmp_path / 'clean.log', []),
             (_config(tmp_path, folder, 'killed', kill_at=6), killed, tmp_path / 'k0.log', []),
             (_config(tmp_path, folder, 'killed'), killed, tmp_path / 'k1.log', ['--resume'])]
-    (rc, out, _), (rc_killed, _, _), (rc_resumed, resumed, _) = _train_runs(tmp_path, runs)
+    (rc, out, _), (rc_killed, _, _), (rc_resumed, resumed, _) = train_runs(tmp_path, runs)
     assert (rc, rc_killed, rc_resumed) == (0, -signal.SIGKILL, 0), out[-3000:] + resumed[-3000:]
     logged = re.findall(r'bad image file (\S+) \(\w+: [^\n]*\): replaced by another', out)
     assert sorted(logged) == bad, out[-3000:]  # each once, on one line
@@ -64,7 +64,8 @@ def test_bad_files_are_logged_replaced_counted_and_resumed_bit_exactly(tmp_path,
     assert meta[0] == meta[1] and sorted(meta[0]['files']) == bad
     assert meta[0]['failed'] >= 6 and meta[0]['loads'] == meta[0]['failed'] + 2 * 64
     final = [torch.load(d / 'epoch_2.pth', weights_only=True) for d in (clean, killed)]
-    _assert_same(*[dict(model=c['state_dict'], optimizer=c['optimizer']['state']) for c in final])
+    assert_same_state(
+        *[dict(model=c['state_dict'], optimizer=c['optimizer']['state']) for c in final])
 
 
 def _train_here(monkeypatch, config, work):

@@ -14,12 +14,10 @@ SIGTERM to the process group from another process (a preemption), which must sav
 code 75. The runs are forked from one process that imported everything once (the import costs
 more than the training here).
 """
-import json
 import os
 import random
 import runpy
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,6 +26,7 @@ import pytest
 import torch
 
 from dbot_mm.engine.hooks import PREEMPTED_EXIT_CODE
+from tests.helpers.forked_runs import assert_same_state, train_runs
 from tests.helpers.tiny_pretrain import tiny_cfg
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,46 +53,10 @@ def _config(tmp_path, data_root, name, fault=None, num_workers=2):
     return path
 
 
-def _train_runs(tmp_path, runs):
-    """tools/train.py once per (config, work_dir, log, extra args), one after the other, each
-    forked from a process that imported everything once (tests/helpers/forked_runs.py)."""
-    plan = [
-        dict(argv=[str(c), '--work-dir', str(w), *extra], log=str(log)) for c, w, log, extra in runs
-    ]
-    (tmp_path / 'plan.json').write_text(json.dumps(plan))
-    env = dict(
-        os.environ,
-        OMP_NUM_THREADS='1',
-        MKL_NUM_THREADS='1',
-        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get('PYTHONPATH')])))
-    proc = subprocess.run(
-        [sys.executable, '-m', 'tests.helpers.forked_runs',
-         str(tmp_path / 'plan.json')],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    results = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{')]
-    assert len(results) == len(runs), proc.stdout + proc.stderr[-3000:]
-    return [(r['rc'], Path(log).read_text(), (r['seconds'], r['cpu']))
-            for r, (_, _, log, _) in zip(results, runs)]
-
-
 def _final(work_dir):
     ckpt = torch.load(
         Path(work_dir) / f'epoch_{STAGES[-1]}.pth', map_location='cpu', weights_only=True)
     return dict(model=ckpt['state_dict'], optimizer=ckpt['optimizer']['state'])
-
-
-def _assert_same(expected, got):
-    assert expected.keys() == got.keys()
-    for k in expected:
-        if isinstance(expected[k], dict):
-            _assert_same(expected[k], got[k])
-        else:
-            assert torch.equal(expected[k], got[k]), k
 
 
 def test_killed_and_preempted_run_ends_bit_identical(tmp_path, imagenet_root):
@@ -106,7 +69,7 @@ def test_killed_and_preempted_run_ends_bit_identical(tmp_path, imagenet_root):
     runs += [(_config(tmp_path, imagenet_root, 'chaos',
                       fault), chaos, tmp_path / f'chaos{i}.log', ['--resume'])
              for i, fault in enumerate(faults + [None])]
-    results = _train_runs(tmp_path, runs)
+    results = train_runs(tmp_path, runs)
     rc, out, _ = results[0]
     assert rc == 0, out[-3000:]
     for fault, (rc, out, _) in zip(faults + [None], results[1:]):
@@ -119,7 +82,7 @@ def test_killed_and_preempted_run_ends_bit_identical(tmp_path, imagenet_root):
             assert rc == -signal.SIGKILL, (fault, out[-3000:])
     outcomes = [(fault, rc, seconds) for fault, (rc, _, seconds) in zip(faults, results[1:])]
     assert sum(rc == -signal.SIGKILL for _, rc, _ in outcomes) >= 5, outcomes
-    _assert_same(_final(clean), _final(chaos))
+    assert_same_state(_final(clean), _final(chaos))
     assert not list(chaos.glob('.*.tmp-*')) and not list(chaos.glob('preempt_iter_*.pth'))
     print(f'faults (iteration, kind), exit code, (wall, cpu) s: {outcomes}; '
           f'all runs {[r[2] for r in results]}; test {time.time() - start:.1f} s')

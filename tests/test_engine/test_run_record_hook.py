@@ -2,8 +2,6 @@
 a resume, a run from before run records, a test run, a preemption, a kill and a stop."""
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from mmengine.config import Config
@@ -12,6 +10,7 @@ from mmengine.runner import Runner
 from dbot_mm.engine.hooks import PREEMPTED_EXIT_CODE
 from dbot_mm.engine.hooks.run_record_hook import vit_facts
 from dbot_mm.reporting import build_tables
+from tests.helpers.forked_runs import run_plan
 from tests.helpers.tiny_pretrain import tiny_cfg, tiny_runner
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,19 +130,8 @@ def test_preempted_killed_and_stopped_launches(tmp_path, imagenet_root):
             ],
             log=str(tmp_path / f'{name}{i}.log')) for i, (name, fault, extra) in enumerate(runs)
     ]
-    (tmp_path / 'plan.json').write_text(json.dumps(plan))
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(ROOT))
-    proc = subprocess.run(
-        [sys.executable, '-m', 'tests.helpers.forked_runs',
-         str(tmp_path / 'plan.json')],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    rcs = [json.loads(ln)['rc'] for ln in proc.stdout.splitlines() if ln.startswith('{')]
-    assert rcs == [PREEMPTED_EXIT_CODE, 0, -9, 0, 1], proc.stdout
+    results = run_plan(plan, tmp_path)
+    assert [r['rc'] for r in results] == [PREEMPTED_EXIT_CODE, 0, -9, 0, 1], results
     term, kill, nan = (_record(tmp_path / n) for n in ('term', 'kill', 'nan'))
     assert [x['status'] for x in term['launches']] == ['preempted', 'finished']
     assert term['launches'][1]['start_iter'] == 6 and term['status'] == 'finished'
