@@ -15,7 +15,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 
 def log(msg: str, tag: str = 'run') -> None:
@@ -24,12 +24,14 @@ def log(msg: str, tag: str = 'run') -> None:
 
 @dataclass
 class Job:
-    """``cmd`` run in ``cwd``; ``resumable``: a tools/train.py command (adds ``--resume``)."""
+    """``cmd`` run in ``cwd``; ``resumable``: a tools/train.py command (adds ``--resume``);
+    ``needs``: names of jobs of the same ``run_jobs`` call that must finish first."""
     name: str
     cmd: List[str]
     work_dir: str
     cwd: Optional[str] = None
     resumable: bool = False
+    needs: Tuple[str, ...] = ()
 
     @property
     def done(self) -> bool:
@@ -43,13 +45,18 @@ def last_checkpoint(work_dir: str) -> Optional[str]:
     return path if path and osp.isfile(path) else None
 
 
-def train_job(name: str, repo: str, config: str, work_dir: str, options: dict) -> Job:
+def train_job(name: str,
+              repo: str,
+              config: str,
+              work_dir: str,
+              options: dict,
+              needs: Tuple[str, ...] = ()) -> Job:
     """A ``tools/train.py CONFIG --work-dir WORK_DIR --cfg-options k=v ...`` job."""
     cmd = [sys.executable, osp.join(repo, 'tools/train.py'), osp.join(repo, config)]
     cmd += ['--work-dir', work_dir]
     if options:
         cmd += ['--cfg-options'] + [f'{k}={v}' for k, v in options.items()]
-    return Job(name, cmd, work_dir, cwd=repo, resumable=True)
+    return Job(name, cmd, work_dir, cwd=repo, resumable=True, needs=needs)
 
 
 def _start(job: Job, tag: str):
@@ -78,18 +85,28 @@ def progress(work_dir: str) -> str:
 
 
 def run_jobs(jobs: Sequence[Job], slots: int = 2, tag: str = 'run', poll: float = 5.) -> None:
-    """Run ``jobs`` with at most ``slots`` at once, in order; print progress every 30 s. At the
-    first failure the others are stopped and the process exits with one line naming the job's
-    output; an interrupt (Ctrl-C, SIGTERM as SystemExit) stops them too, so a re-run resumes."""
+    """Run ``jobs`` with at most ``slots`` at once, each as soon as the jobs it ``needs`` have
+    finished, in list order; print progress every 30 s. At the first failure the others are
+    stopped and the process exits with one line naming the job's output; an interrupt (Ctrl-C,
+    SIGTERM as SystemExit) stops them too, so a re-run resumes."""
+    names = {j.name for j in jobs}
     for job in jobs:
+        unknown = set(job.needs) - names
+        if unknown:
+            raise ValueError(f'{job.name} needs {sorted(unknown)}, which are not among the jobs')
         if job.done:
             log(f'{job.name}: already finished, skipped', tag)
     pending, running, last_report = [j for j in jobs if not j.done], [], time.time()
+    finished = {j.name for j in jobs if j.done}
     try:
         while pending or running:
-            while pending and len(running) < slots:
-                job = pending.pop(0)
+            ready = [j for j in pending if finished.issuperset(j.needs)]
+            while ready and len(running) < slots:
+                job = ready.pop(0)
+                pending.remove(job)
                 running.append((job, *_start(job, tag)))
+            if not running:
+                raise ValueError(f'jobs that wait on each other: {[j.name for j in pending]}')
             time.sleep(poll)
             if time.time() - last_report >= 30:
                 last_report = time.time()
@@ -103,6 +120,7 @@ def run_jobs(jobs: Sequence[Job], slots: int = 2, tag: str = 'run', poll: float 
                              f'{job.work_dir}/job.out, then run again to resume')
                 with open(osp.join(job.work_dir, 'DONE'), 'w') as f:
                     f.write(f'{time.time() - start:.1f}\n')
+                finished.add(job.name)
                 log(f'{job.name}: done in {time.time() - start:.0f} s', tag)
     finally:
         for _, proc, _ in running:

@@ -7,11 +7,19 @@ import numpy as np
 import torch
 
 
-def seed_all(seed: int) -> None:
-    """Seed Python's, numpy's and torch's (CPU and CUDA) global generators."""
+def seed_all(seed: int, cuda: bool = True) -> None:
+    """Seed Python's, numpy's and torch's (CPU and, with ``cuda``, CUDA) global generators.
+
+    ``cuda=False`` for the data pipeline (CPU only): ``torch.manual_seed`` also queues a lazy
+    CUDA seeding that records the Python stack each call, ~0.1 ms, most of a 32 px sample's cost.
+    The CPU stream is the same either way.
+    """
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+    if cuda:
+        torch.manual_seed(seed)
+    else:
+        torch.default_generator.manual_seed(seed)
 
 
 def derive_seed(*keys: int) -> int:

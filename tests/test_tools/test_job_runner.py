@@ -52,3 +52,25 @@ def test_progress_reads_the_run_record(runner, tmp_path):
     (tmp_path / 'run_record.json').write_text(json.dumps(record))
     assert runner.progress(str(tmp_path)) == 'epoch 2/5, iteration 20'
     assert runner.progress(str(tmp_path / 'absent')) == 'starting'
+
+
+def test_a_job_starts_after_the_jobs_it_needs(runner, tmp_path):
+    order = tmp_path / 'order.txt'
+    log = f'open({str(order)!r}, "a").write("{{}}\\n")'
+    slow = _job(runner, tmp_path, 'teacher',
+                f'import time; time.sleep(0.5); {log.format("teacher")}')
+    student = _job(runner, tmp_path, 'student', log.format('student'), needs=('teacher', ))
+    free = _job(runner, tmp_path, 'free', log.format('free'))
+    runner.run_jobs([student, slow, free], slots=2, poll=0.05)
+    # two slots: 'student' is first in the list but waits; 'free' takes the second slot
+    assert order.read_text().split() == ['free', 'teacher', 'student']
+
+
+def test_needs_outside_the_jobs_or_in_a_cycle_are_refused(runner, tmp_path):
+    a = _job(runner, tmp_path, 'a', 'pass', needs=('ghost', ))
+    with pytest.raises(ValueError, match=r"a needs \['ghost'\], which are not among the jobs"):
+        runner.run_jobs([a], poll=0.05)
+    b = _job(runner, tmp_path, 'b', 'pass', needs=('c', ))
+    c = _job(runner, tmp_path, 'c', 'pass', needs=('b', ))
+    with pytest.raises(ValueError, match=r"jobs that wait on each other: \['b', 'c'\]"):
+        runner.run_jobs([b, c], poll=0.05)

@@ -1,7 +1,8 @@
 # Fashion-MNIST as an ImageNet-style folder of 32 px PNGs (written once by
 # tools/dataset_converters/fashion_mnist_to_folder.py from the Debian package) through the
 # dBOT / MAE pretraining pipeline of configs/_base_/datasets/imagenet_dbot_pretrain.py at 32 px:
-# RandomResizedCrop(scale 0.2-1, bicubic) + flip. One process per core: no loader workers.
+# RandomResizedCrop(scale 0.2-1, bicubic) + flip. One process per core: no loader workers; the
+# 32 px images are decoded once and kept in memory (SeededDataset in_memory: the same samples).
 data_root = 'data/fashion_mnist'
 img_size = 32
 train_pipeline = [
@@ -25,6 +26,7 @@ train_dataloader = dict(
     collate_fn=dict(type='default_collate'),
     dataset=dict(
         type='SeededDataset',
+        in_memory=True,
         dataset=dict(
             type='CustomDataset', data_root=data_root, data_prefix='train',
             pipeline=train_pipeline)))

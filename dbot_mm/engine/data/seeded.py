@@ -21,6 +21,7 @@ from mmengine.dataset import DefaultSampler
 from mmengine.registry import DATA_SAMPLERS, DATASETS
 
 from ..seeding import derive_seed, seed_all
+from .in_memory import InMemoryImages
 
 
 @DATA_SAMPLERS.register_module()
@@ -36,7 +37,7 @@ class SeededSampler(DefaultSampler):
 @contextmanager
 def _seeded(seed: int):
     state = random.getstate(), np.random.get_state(), torch.get_rng_state()
-    seed_all(seed)
+    seed_all(seed, cuda=False)
     try:
         yield
     finally:
@@ -48,10 +49,16 @@ def _seeded(seed: int):
 @DATASETS.register_module()
 class SeededDataset:
     """Prepare ``dataset[index]`` under the seed that ``SeededSampler`` paired it with (a plain
-    index is passed through unseeded)."""
+    index is passed through unseeded).
 
-    def __init__(self, dataset):
+    ``in_memory=True``: decode every image once at build and keep them in one array
+    (``InMemoryImages``; the same samples, for small datasets of one image size).
+    """
+
+    def __init__(self, dataset, in_memory: bool = False):
         self.dataset = DATASETS.build(dataset) if isinstance(dataset, dict) else dataset
+        if in_memory:
+            self.dataset = InMemoryImages(self.dataset)
 
     @property
     def metainfo(self) -> dict:
