@@ -75,6 +75,46 @@ def properties(out: str, seed: int) -> Dict[str, Dict[str, float]]:
     }
 
 
+def plot_curves(args, out: str, path: str) -> Optional[str]:
+    """``path``: the watched k-NN of the student (lines) and of each stage's teacher (dots) over
+    the epochs, mean over seeds, one panel per budget, one colour per stage count."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(
+        1, len(args.budgets), figsize=(5 * len(args.budgets), 3.6), squeeze=False)
+    drawn = False
+    for ax, epochs in zip(axes[0], args.budgets):
+        for k, colour in zip(args.stage_counts, ('C0', 'C1', 'C2', 'C3', 'C4')):
+            curves = [watched(out, f'dbot-{k}x{epochs // k}e_seed{s}') for s in args.seeds]
+            for who, style in (('student', '-o'), ('teacher', 's')):
+                steps = sorted(set.intersection(*[set(c[who]) for c in curves]))
+                if not steps:
+                    continue
+                means = [statistics.fmean(c[who][e] for c in curves) for e in steps]
+                xs = [e - 1 if who == 'teacher' else e for e in steps]  # a teacher at its start
+                label = f'{k} x {epochs // k}: student' if who == 'student' else 'teacher'
+                ax.plot(
+                    xs,
+                    means,
+                    style,
+                    color=colour,
+                    ms=3 if who == 'student' else 6,
+                    label=label if who == 'student' or k == args.stage_counts[0] else None,
+                    mfc='white' if who == 'teacher' else colour)
+                drawn = True
+        ax.set(title=f'{epochs} epochs in all', xlabel='epoch', ylabel='watched k-NN top-1 (%)')
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    if not drawn:
+        plt.close(fig)
+        return None
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def claims_report(args, out: str, models: Dict[str, str], teachers: Dict[str, str],
                   students: Callable) -> tuple:
     """(markdown, results dict) for both claims."""

@@ -112,3 +112,18 @@ def test_report_gives_mean_and_std_over_seeds(claims, tmp_path):
     assert '| 30 | 3 | 2 | 50.0 ± 0.0 | 53.0 ± 1.0 |' in text
     assert '| 30 | 3 | 3 | - | - |' in text  # not run: a dash, not a number
     assert results['b']['30/dBOT, 1 x 30 epochs']['knn'][:2] == pytest.approx((m1, s1))
+
+
+def test_curves_are_drawn_from_the_watched_values_only(claims, tmp_path):
+    from dbot_mm.reporting.claims_report import plot_curves
+    args = claims.parse_args(['--seeds', '0', '--budgets', '30', '--stage-counts', '3'])
+    assert plot_curves(args, str(tmp_path), str(tmp_path / 'c.png')) is None  # nothing watched
+    _watched(tmp_path, 'dbot-3x10e_seed0', [{
+        'knn/teacher_top1': 40.0,
+        'step': 1
+    }, {
+        'knn/student_top1': 50.0,
+        'step': 10
+    }])
+    assert plot_curves(args, str(tmp_path), str(tmp_path / 'c.png')) == str(tmp_path / 'c.png')
+    assert (tmp_path / 'c.png').stat().st_size > 0

@@ -250,8 +250,10 @@ def main(argv=None):
         timing = dict(minutes=round((time.time() - t0) / 60, 1), load=load.stop(), argv=sys.argv)
         with open(osp.join(out, 'timing.json'), 'w') as f:
             json.dump(timing, f)
-    from dbot_mm.reporting.claims_report import claims_report
+    from dbot_mm.reporting.claims_report import claims_report, plot_curves
     text, results = claims_report(args, out, plan.models, TEACHERS, students)
+    if plot_curves(args, out, osp.join(out, 'stage_curves.png')):
+        text += '\n![watched k-NN per stage](stage_curves.png)\n'
     with open(osp.join(out, 'claims.json'), 'w') as f:
         json.dump(results, f, indent=1)
     with open(osp.join(out, 'report.md'), 'w') as f:
