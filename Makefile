@@ -9,7 +9,7 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 LINT_PATHS := dbot_mm tools tests configs
 
-.PHONY: setup lint format test demo mini-benchmark clean-demo
+.PHONY: setup lint format test demo mini-benchmark mini-benchmark-claims clean-demo
 
 setup:
 	@DBOT_MM_VENV=$(VENV) bash tools/setup_env.sh
@@ -32,6 +32,11 @@ demo: setup
 # dBOT vs MAE vs random init on Fashion-MNIST, 3 seeds (~1 h on 2 cores; docs/mini_benchmark.md)
 mini-benchmark: setup
 	$(PY) tools/analysis_tools/mini_benchmark.py --work-dir work_dirs/mini_benchmark
+
+# the paper's two claims (stage length at an equal budget, teachers of different kinds), 3 seeds
+# (~105 min on 2 cores; docs/mini_benchmark.md)
+mini-benchmark-claims: setup
+	$(PY) tools/analysis_tools/mini_benchmark_claims.py --work-dir work_dirs/mini_benchmark_claims
 
 clean-demo:
 	rm -rf work_dirs/demo data/demo
