@@ -3,11 +3,11 @@ equal budget) and claim (a) (teachers of different kinds), mean ± sample std ov
 from the runs' ``frozen_eval.json``, ``scalars.json`` (watched k-NN) and
 ``representations.json``."""
 import json
-import math
 import os.path as osp
 import statistics
 from typing import Callable, Dict, List, Optional
 
+from .mini_report import gain
 from .record import read_run
 
 
@@ -27,10 +27,8 @@ def _cell(stat: Optional[tuple]) -> str:
 
 
 def _diff(a: Optional[tuple], b: Optional[tuple]) -> str:
-    if not a or not b:
-        return '-'
-    spread = math.sqrt((a[1] or 0.)**2 + (b[1] or 0.)**2)
-    return f'{a[0] - b[0]:+.1f} ({spread:.1f})'
+    g = gain(a, b)
+    return '-' if g is None else f'{g[0]:+.1f} ({g[1]:.1f})'
 
 
 def frozen(out: str, run: str) -> Dict[str, Optional[float]]:
